@@ -1,0 +1,1 @@
+"""Embedded data: the synthetic arithmetic generator used as default input."""

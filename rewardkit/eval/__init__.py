@@ -1,0 +1,1 @@
+"""Offline evaluation of reward sources, reward models and PRMs (coming next)."""

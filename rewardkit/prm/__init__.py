@@ -1,0 +1,1 @@
+"""Process reward models, including PRMs trained from outcome labels only (coming next)."""

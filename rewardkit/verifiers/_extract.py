@@ -1,0 +1,74 @@
+"""Cheap final-answer extraction shared by the light verifiers (no sympy, no torch).
+
+Default order, first hit wins: ``<answer>`` tags, last ``\\boxed{}``/``\\fbox{}`` (nested braces),
+GSM8K ``#### x``, "the answer is x", "Answer: x"; the last number only when asked for.
+The full math verifier (`rewardkit.verifiers.math`) has its own, richer extractor.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["extract_answer", "find_boxed", "DEFAULT_ORDER"]
+
+DEFAULT_ORDER = ("answer_tag", "boxed", "gsm8k", "answer_is", "answer_colon")
+
+_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
+_GSM8K = re.compile(r"####\s*([^\n]+)")
+_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*([^\n]+)", re.I)
+_ANSWER_COLON = re.compile(r"\**answer\**\s*:\**\s*([^\n]+)", re.I)
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
+
+
+def find_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{...}`` or ``\\fbox{...}``, honouring nested braces."""
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if start < 0:
+        return None
+    i = text.find("{", start)
+    if i < 0:
+        # "\boxed 5" form
+        rest = text[start:].split(None, 1)
+        return rest[1].split()[0].rstrip("$.") if len(rest) > 1 and rest[1] else None
+    depth = 0
+    for j in range(i, len(text)):
+        c = text[j]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i + 1 : j]
+    return None  # unbalanced
+
+
+def _last(rx: re.Pattern[str], text: str) -> str | None:
+    m = None
+    for m in rx.finditer(text):
+        pass
+    return m.group(1) if m else None
+
+
+def extract_answer(text: str, order: tuple[str, ...] = DEFAULT_ORDER,
+                   last_number: bool = False) -> tuple[str | None, str | None]:
+    """(answer, where-it-came-from) or (None, None)."""
+    for kind in order:
+        if kind == "answer_tag":
+            a = _last(_ANSWER_TAG, text)
+        elif kind == "boxed":
+            a = find_boxed(text) if "box" in text else None
+        elif kind == "gsm8k":
+            a = _last(_GSM8K, text) if "####" in text else None
+        elif kind == "answer_is":
+            a = _last(_ANSWER_IS, text)
+        elif kind == "answer_colon":
+            a = _last(_ANSWER_COLON, text)
+        else:
+            raise ValueError(f"unknown extraction kind {kind!r}; known: {', '.join(DEFAULT_ORDER)}")
+        if a is not None and a.strip():
+            return a.strip(), kind
+    if last_number:
+        nums = _NUMBER.findall(text)
+        if nums:
+            return nums[-1], "last_number"
+    return None, None

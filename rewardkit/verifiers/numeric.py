@@ -1,0 +1,149 @@
+"""Cheap answer verifiers: numeric equality and normalised exact match.
+
+They read the gold answer from ``reference`` (a string or number, or an object with an
+``answer`` field) and the final answer extracted from the completion. Nothing extractable ->
+``unparseable``; a reference without a usable answer -> ``error`` naming the field. These are the
+fast default for the synthetic data and GSM8K-style sets; `rewardkit.verifiers.math` handles
+LaTeX and symbolic answers.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from typing import Any
+
+from rewardkit.registry import register_source
+from rewardkit.sources import SampleRewardSource, SourceParams
+from rewardkit.types import RewardResult, Sample, Status
+from rewardkit.verifiers._extract import DEFAULT_ORDER, extract_answer
+
+__all__ = ["NumericAnswer", "ExactMatch", "parse_number", "reference_answer"]
+
+_FRAC_TEX = re.compile(r"^\\[dt]?frac\{(-?\d+)\}\{(-?\d+)\}$")
+_STRIP = str.maketrans("", "", "$ \u00a0")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_MAX_DIGITS = 4000  # guard: Fraction of a huge literal is fine, but keep inputs bounded
+
+
+def parse_number(s: Any) -> Fraction | None:
+    """Exact value of a plain numeric answer (int, decimal, a/b, \\frac{a}{b}, 1e-3, 12%, 1,234)."""
+    if isinstance(s, bool):
+        return None
+    if isinstance(s, int):
+        return Fraction(s)
+    if isinstance(s, float):
+        return Fraction(s) if s == s and abs(s) != float("inf") else None
+    if not isinstance(s, str):
+        return None
+    t = s.strip().rstrip(".").replace("\\!", "").replace("\\,", "").replace("\\$", "").translate(_STRIP)
+    if "," in t:
+        if not _THOUSANDS.match(t):
+            return None  # "1, 2" is a list, not one thousand-separated number
+        t = t.replace(",", "")
+    if len(t) > _MAX_DIGITS or not t:
+        return None
+    if t.startswith("\\text{") and t.endswith("}"):
+        t = t[6:-1]
+    percent = t.endswith("%") or t.endswith("\\%")
+    if percent:
+        t = t.rstrip("%").rstrip("\\")
+    m = _FRAC_TEX.match(t)
+    try:
+        if m:
+            den = int(m.group(2))
+            v = Fraction(int(m.group(1)), den) if den else None
+        elif "/" in t:
+            a, _, b = t.partition("/")
+            if not (_NUM.match(a) and _NUM.match(b)):
+                return None
+            v = Fraction(a) / Fraction(b) if Fraction(b) != 0 else None
+        elif _NUM.match(t):
+            v = Fraction(t)
+        else:
+            return None
+    except (ValueError, ZeroDivisionError):
+        return None
+    if v is not None and percent:
+        v = v / 100
+    return v
+
+
+def reference_answer(reference: Any) -> Any:
+    """The gold answer inside ``reference``: the value itself or its ``answer`` field."""
+    if isinstance(reference, dict):
+        if "answer" not in reference:
+            raise KeyError(f"reference has no 'answer' field (keys: {sorted(reference)})")
+        return reference["answer"]
+    return reference
+
+
+class _AnswerParams(SourceParams):
+    order: tuple[str, ...] = DEFAULT_ORDER
+    last_number: bool = False
+
+
+class NumericParams(_AnswerParams):
+    rel_tol: float = 1e-6
+    abs_tol: float = 0.0
+
+
+@register_source("numeric")
+class NumericAnswer(SampleRewardSource):
+    """1.0 if the extracted answer equals the gold number (exactly, or within ``rel_tol``), else 0.0."""
+
+    Params = NumericParams
+
+    def score_one(self, sample: Sample) -> RewardResult:
+        p: NumericParams = self.params  # type: ignore[assignment]
+        try:
+            gold_raw = reference_answer(sample.reference)
+        except KeyError as e:
+            return RewardResult.fail(Status.ERROR, f"reference: {e.args[0]}")
+        gold = parse_number(gold_raw)
+        if gold is None:
+            return RewardResult.fail(Status.ERROR, f"reference answer {str(gold_raw)[:80]!r} is not a number")
+        ans, where = extract_answer(sample.completion, p.order, p.last_number)
+        if ans is None:
+            return RewardResult.fail(Status.UNPARSEABLE, "no final answer found")
+        pred = parse_number(ans)
+        if pred is None:
+            return RewardResult.fail(Status.UNPARSEABLE, f"answer {ans[:80]!r} is not a number",
+                                     info={"extracted": ans[:200], "source": where})
+        if pred == gold:
+            ok = True
+        else:
+            diff = abs(pred - gold)
+            ok = diff <= p.abs_tol or diff <= p.rel_tol * max(abs(gold), abs(pred))
+        return RewardResult(1.0 if ok else 0.0, Status.OK, info={"extracted": ans[:200], "source": where})
+
+
+class ExactParams(_AnswerParams):
+    case_sensitive: bool = False
+
+
+@register_source("exact_match")
+class ExactMatch(SampleRewardSource):
+    """1.0 if the extracted answer equals the gold string after whitespace/case normalisation."""
+
+    Params = ExactParams
+
+    def score_one(self, sample: Sample) -> RewardResult:
+        p: ExactParams = self.params  # type: ignore[assignment]
+        try:
+            gold = reference_answer(sample.reference)
+        except KeyError as e:
+            return RewardResult.fail(Status.ERROR, f"reference: {e.args[0]}")
+        if gold is None:
+            return RewardResult.fail(Status.ERROR, "reference answer is missing (null)")
+        ans, where = extract_answer(sample.completion, p.order, p.last_number)
+        if ans is None:
+            return RewardResult.fail(Status.UNPARSEABLE, "no final answer found")
+
+        def norm(x: Any) -> str:
+            x = " ".join(str(x).split()).rstrip(".")
+            return x if p.case_sensitive else x.casefold()
+
+        return RewardResult(float(norm(ans) == norm(gold)), Status.OK,
+                            info={"extracted": ans[:200], "source": where})
