@@ -19,7 +19,7 @@ The core builds numpy arrays; torch is imported only when ``backend="torch"``.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,7 +28,7 @@ import numpy as np
 
 from rewardkit.types import RewardResult
 
-__all__ = ["DenseRewards", "token_offsets", "char_to_token", "dense_rewards"]
+__all__ = ["DenseRewards", "token_offsets", "char_to_token", "char_span_to_tokens", "dense_rewards"]
 
 Offsets = Sequence[tuple[int, int]]
 
@@ -54,35 +54,45 @@ def token_offsets(tokenizer: Any, texts: Sequence[str]) -> list[list[tuple[int, 
     return [[(int(a), int(b)) for a, b in offs] for offs in enc["offset_mapping"]]
 
 
-def _ends(offsets: Offsets) -> list[int]:
-    """Running max of token end offsets: monotone, so bisect finds tokens by character."""
-    out, m = [], 0
-    for _, e in offsets:
-        m = max(m, e)
-        out.append(m)
-    return out
+class _Index:
+    """Monotone views of one sequence's token offsets, so tokens are found by bisection."""
+
+    __slots__ = ("starts", "ends", "n")
+
+    def __init__(self, offsets: Offsets) -> None:
+        starts, ends, ms, me = [], [], 0, 0
+        for a, b in offsets:
+            ms, me = max(ms, a), max(me, b)
+            starts.append(ms)
+            ends.append(me)
+        self.starts, self.ends, self.n = starts, ends, len(starts)
+
+    def last_token_before(self, char_end: int) -> int:
+        """Last token starting before ``char_end``: the token that completes the span's last
+        character (for a multi-byte character split over several byte tokens, the last of them)."""
+        return min(max(bisect_left(self.starts, char_end) - 1, 0), self.n - 1)
+
+    def first_token_after(self, char_start: int) -> int:
+        """First token ending after ``char_start``."""
+        return min(bisect_right(self.ends, char_start), self.n - 1)
 
 
-def char_to_token(offsets: Offsets, char_end: int, ends: list[int] | None = None) -> int:
-    """Index of the policy token covering character ``char_end - 1`` (the last char of a span).
+def char_to_token(offsets: Offsets, char_end: int) -> int:
+    """Index of the token completing character ``char_end - 1`` (the last char of a span).
 
-    Tokens are found by their end offsets: the first token whose end reaches past the character.
-    Characters beyond the last token (e.g. trailing text the policy truncated) map to the last
-    token. Returns -1 for an empty token list.
+    Characters beyond the last token (text the policy truncated) map to the last token; a span
+    ending before the first token maps to token 0. Returns -1 for an empty token list.
     """
     if not offsets:
         return -1
-    ends = ends if ends is not None else _ends(offsets)
-    idx = bisect_left(ends, char_end)  # first token with end >= char_end
-    return min(idx, len(offsets) - 1)
+    return _Index(offsets).last_token_before(char_end)
 
 
-def char_span_to_tokens(offsets: Offsets, start: int, end: int, ends: list[int] | None = None) -> range:
-    """Policy token indices overlapping the character span ``[start, end)``."""
-    ends = ends if ends is not None else _ends(offsets)
-    first = min(bisect_left(ends, start + 1), len(offsets) - 1)
-    last = char_to_token(offsets, end, ends)
-    return range(first, max(first, last) + 1)
+def char_span_to_tokens(offsets: Offsets, start: int, end: int) -> range:
+    """Token indices overlapping the character span ``[start, end)``."""
+    ix = _Index(offsets)
+    first, last = ix.first_token_after(start), ix.last_token_before(end)
+    return range(min(first, last), last + 1)
 
 
 def dense_rewards(
@@ -133,16 +143,17 @@ def dense_rewards(
         offs = offsets[b] if offsets is not None else None
         if need_offsets and offs is None:
             raise ValueError(f"result {b} has step/token spans; pass the policy tokenizer offsets")
-        ends = _ends(offs[:n]) if need_offsets else None
+        ix = _Index(offs[:n]) if need_offsets else None
         if steps and res.steps:
             for st in res.steps:
                 if st.score is None:
                     continue
                 if step_placement == "end":
-                    row[char_to_token(offs[:n], st.end, ends)] += st.score
+                    row[ix.last_token_before(st.end)] += st.score
                 elif step_placement == "spread":
-                    idx = char_span_to_tokens(offs[:n], st.start, st.end, ends)
-                    row[idx.start : idx.stop] += st.score / len(idx)
+                    first, last = ix.first_token_after(st.start), ix.last_token_before(st.end)
+                    first = min(first, last)
+                    row[first : last + 1] += st.score / (last + 1 - first)
                 else:
                     raise ValueError(f"unknown step_placement {step_placement!r}; use 'end' or 'spread'")
         if tokens and res.token_scores is not None:
@@ -151,7 +162,7 @@ def dense_rewards(
                 row[:k] += np.asarray(res.token_scores[:k], dtype=dtype)
             else:
                 for (_, e), v in zip(res.token_spans, res.token_scores):
-                    row[char_to_token(offs[:n], e, ends)] += v
+                    row[ix.last_token_before(e)] += v
     if backend == "numpy":
         return DenseRewards(rewards, mask, valid)
     import torch

@@ -3,7 +3,8 @@
 A `Pipeline` is itself a reward source, so a server, a trainer adapter or another pipeline uses it
 like any single verifier. How component statuses combine (documented once, here):
 
-- ``weight == 0``: the component is a logged metric; its status never affects the total.
+- ``weight == 0``: the component is a logged metric; its status never affects the total (its
+  step/token rewards still count when ``process_weight != 0``: a pure process reward);
 - a component with a non-ok status and a ``fill`` value for that status contributes the fill value;
 - a ``not_applicable`` component without fill is left out of the sum (mixed datasets: the code
   reward has nothing to say about a math sample);
@@ -158,6 +159,9 @@ class Pipeline(BaseRewardSource):
             if r.info:
                 info[spec.component] = r.info
             if spec.weight == 0.0:
+                # a pure process reward (dense part only) still makes the sample scorable
+                if r.status is Status.OK and spec.process_weight != 0.0 and (r.steps or r.token_scores):
+                    applicable = True
                 continue
             v = values[spec.component]
             if v is None:

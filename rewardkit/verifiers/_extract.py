@@ -66,7 +66,7 @@ def extract_answer(text: str, order: tuple[str, ...] = DEFAULT_ORDER,
         else:
             raise ValueError(f"unknown extraction kind {kind!r}; known: {', '.join(DEFAULT_ORDER)}")
         if a is not None and a.strip():
-            return a.strip(), kind
+            return a.strip().rstrip("."), kind
     if last_number:
         nums = _NUMBER.findall(text)
         if nums:

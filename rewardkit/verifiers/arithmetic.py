@@ -28,11 +28,20 @@ _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, as
 _MAX_EXPR = 200
 
 
-def safe_arith(expr: str) -> Fraction | None:
+_SIMPLE = re.compile(r"\s*(-?\d{1,18})\s*([-+*/])\s*(\d{1,18})\s*")
+
+
+def safe_arith(expr: str) -> Fraction | int | None:
     """Exact value of ``+ - * /`` arithmetic on decimal literals, or None. No names, no calls."""
     expr = expr.replace("×", "*").replace("x", "*").replace("÷", "/").strip()
     if not expr or len(expr) > _MAX_EXPR:
         return None
+    m = _SIMPLE.fullmatch(expr)
+    if m is not None:  # fast path: "a op b" on integers (most steps)
+        a, op, b = int(m.group(1)), m.group(2), int(m.group(3))
+        if op == "/":
+            return Fraction(a, b) if b else None
+        return a + b if op == "+" else a - b if op == "-" else a * b
     try:
         tree = ast.parse(expr, mode="eval")
     except SyntaxError:
@@ -66,8 +75,9 @@ def check_equations(text: str) -> list[bool]:
         v = safe_arith(lhs)
         if v is None:
             continue
+        r = m.group(2).replace(",", "")
         try:
-            rhs = Fraction(m.group(2).replace(",", ""))
+            rhs = int(r) if r.lstrip("-").isdigit() else Fraction(r)
         except ValueError:
             continue
         out.append(v == rhs)

@@ -37,6 +37,8 @@ def parse_number(s: Any) -> Fraction | None:
         return Fraction(s) if s == s and abs(s) != float("inf") else None
     if not isinstance(s, str):
         return None
+    if s.isdigit() and len(s) <= 18:  # fast path: plain non-negative integer
+        return Fraction(int(s))
     t = s.strip().rstrip(".").replace("\\!", "").replace("\\,", "").replace("\\$", "").translate(_STRIP)
     if "," in t:
         if not _THOUSANDS.match(t):
