@@ -1,0 +1,101 @@
+"""Offline scoring throughput (issue 2).
+
+1. End to end, one core: 100k synthetic samples, JSONL in -> numeric verifier -> JSONL out
+   (target >= 20,000 samples/s). Peer in the same run: a plain hand-written loop doing the same
+   work (json.loads, regex extraction, Fraction compare, json.dumps), i.e. what a user would write
+   without rewardkit.
+2. Scaling of a CPU-heavy reward with workers=2 vs workers=1 (target >= 1.7x).
+
+Run: python benchmarks/bench_score.py [--n 100000] [--heavy-n 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from rewardkit.data.synthetic import generate_records  # noqa: E402
+from rewardkit.scoring import score_dataset  # noqa: E402
+
+
+def naive_loop(inp: Path, out: Path) -> int:
+    rx = re.compile(r"answer\s+is\s*:?\s*([^\n]+)", re.I)
+    n = 0
+    with open(inp) as f, open(out, "w") as g:
+        for line in f:
+            rec = json.loads(line)
+            m = None
+            for m in rx.finditer(rec["completion"]):
+                pass
+            gold = Fraction(rec["reference"]["answer"])
+            if m is None:
+                rec.update(score=None, status="unparseable")
+            else:
+                try:
+                    rec.update(score=float(Fraction(m.group(1).strip().rstrip(".")) == gold), status="ok")
+                except ValueError:
+                    rec.update(score=None, status="unparseable")
+            g.write(json.dumps(rec) + "\n")
+            n += 1
+    return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--heavy-n", type=int, default=3000)
+    args = ap.parse_args()
+    work = HERE / "_work"
+    work.mkdir(exist_ok=True)
+    inp = work / "synthetic.jsonl"
+    with open(inp, "w") as f:
+        for rec in generate_records(n_problems=args.n // 4, group_size=4, seed=0):
+            f.write(json.dumps(rec) + "\n")
+
+    cfg = {"rewards": [{"type": "numeric", "name": "correct"}]}
+    t = time.perf_counter()
+    s = score_dataset(cfg, inp, work / "scored.jsonl", overwrite=True, progress=False, batch_size=1024)
+    rk = time.perf_counter() - t
+    t = time.perf_counter()
+    naive_loop(inp, work / "naive.jsonl")
+    nv = time.perf_counter() - t
+
+    rows = [("rewardkit score (numeric, 1 core)", s.rows, rk), ("naive json+regex loop", args.n, nv)]
+    print(f"\n1) end-to-end JSONL -> JSONL, {args.n:,} synthetic samples")
+    print(f"{'pipeline':<38}{'rows':>9}{'seconds':>10}{'rows/s':>12}")
+    for name, n, sec in rows:
+        print(f"{name:<38}{n:>9,}{sec:>10.2f}{n / sec:>12,.0f}")
+    print(f"rewardkit vs naive loop: {nv / rk:.2f}x   target >= 20,000 rows/s: "
+          f"{'MET' if s.rows / rk >= 20000 else 'NOT MET'} ({s.rows / rk:,.0f})")
+
+    heavy_inp = work / "heavy.jsonl"
+    with open(heavy_inp, "w") as f:
+        for rec in generate_records(n_problems=args.heavy_n // 4, group_size=4, seed=1):
+            f.write(json.dumps(rec) + "\n")
+    hcfg = {"rewards": [{"type": "_sources:CpuHeavyNumeric", "name": "correct", "iterations": 20000}]}
+    res = {}
+    for w in (1, 2):
+        t = time.perf_counter()
+        s = score_dataset(hcfg, heavy_inp, work / f"heavy_w{w}.jsonl", overwrite=True, progress=False,
+                          workers=w, batch_size=64)
+        res[w] = (s.rows, time.perf_counter() - t)
+    assert (work / "heavy_w1.jsonl").read_bytes() == (work / "heavy_w2.jsonl").read_bytes()
+    print(f"\n2) CPU-heavy reward (PBKDF2 20k iters/sample + numeric), {res[1][0]:,} samples")
+    print(f"{'workers':<10}{'seconds':>10}{'rows/s':>12}")
+    for w, (n, sec) in res.items():
+        print(f"{w:<10}{sec:>10.2f}{n / sec:>12,.0f}")
+    sp = res[1][1] / res[2][1]
+    print(f"speed-up workers=2 vs 1: {sp:.2f}x   target >= 1.7x: {'MET' if sp >= 1.7 else 'NOT MET'}"
+          "   (outputs identical)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+from rewardkit.data.synthetic import generate
+from rewardkit.verifiers.arithmetic import StepArithmetic, check_equations, safe_arith
+from rewardkit.verifiers.numeric import NumericAnswer
+from rewardkit.types import Sample, Status
+
+
+def samples(recs):
+    return [Sample(prompt=r["prompt"], completion=r["completion"], reference=r["reference"], steps=r["steps"])
+            for r in recs]
+
+
+def test_deterministic_and_seeded():
+    assert generate(5, 2, seed=1) == generate(5, 2, seed=1)
+    assert generate(5, 2, seed=1) != generate(5, 2, seed=2)
+
+
+def test_outcome_labels_agree_with_the_numeric_verifier():
+    recs = generate(100, 4, seed=11)
+    res = NumericAnswer().score(samples(recs))
+    for r, x in zip(recs, res):
+        if "The answer is" in r["completion"]:
+            assert x.status is Status.OK and x.score == (1.0 if r["label"] else 0.0)
+        else:
+            assert x.status is Status.UNPARSEABLE and not r["label"]
+
+
+def test_first_wrong_step_is_where_the_arithmetic_breaks():
+    recs = generate(200, 4, seed=12, p_wrong=0.8)
+    res = StepArithmetic().score(samples(recs))
+    n_wrong = 0
+    for r, x in zip(recs, res):
+        assert x.info["first_wrong_step"] == r["first_wrong_step"]
+        labels = r["step_labels"]
+        k = r["first_wrong_step"]
+        if k >= 0:
+            n_wrong += 1
+            assert labels[:k] == [1] * k and set(labels[k:]) == {0}
+            assert not r["label"]
+    assert n_wrong > 300
+
+
+def test_group_structure():
+    recs = generate(3, 5)
+    assert [r["group_id"] for r in recs] == ["p00000"] * 5 + ["p00001"] * 5 + ["p00002"] * 5
+    assert len({r["id"] for r in recs}) == 15
+    assert len({r["prompt"] for r in recs[:5]}) == 1
+
+
+def test_safe_arith_never_evaluates_code():
+    assert safe_arith("2 * (3 + 4) / 7") == 2
+    assert safe_arith("__import__('os').system('echo hi')") is None
+    assert safe_arith("1/0") is None
+    assert safe_arith("9**9**9") is None  # power is not an allowed operator
+    assert check_equations("we get <<48/2=24>> and 3 x 4 = 13") == [True, False]
