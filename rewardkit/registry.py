@@ -39,7 +39,18 @@ _BUILTIN_SOURCES: dict[str, str] = {
     "sql": "rewardkit.verifiers.sql:SQLReward",
     "remote": "rewardkit.serving.client:RemoteReward",
 }
-_BUILTIN_TRANSFORMS: dict[str, str] = {}
+_BUILTIN_TRANSFORMS: dict[str, str] = {
+    "group_normalize": "rewardkit.shaping.transforms:GroupNormalize",
+    "batch_normalize": "rewardkit.shaping.transforms:BatchNormalize",
+    "leave_one_out": "rewardkit.shaping.transforms:LeaveOneOut",
+    "running_normalize": "rewardkit.shaping.transforms:RunningNormalize",
+    "process_shaping": "rewardkit.shaping.transforms:ProcessShaping",
+    "par": "rewardkit.shaping.transforms:PAR",
+    "rm_shaping": "rewardkit.shaping.transforms:RMShaping",
+    "multi_reward": "rewardkit.shaping.transforms:MultiReward",
+    "ensemble": "rewardkit.shaping.transforms:Ensemble",
+    "gate": "rewardkit.shaping.transforms:Gate",
+}
 
 _SOURCES: dict[str, Any] = dict(_BUILTIN_SOURCES)
 _TRANSFORMS: dict[str, Any] = dict(_BUILTIN_TRANSFORMS)

@@ -1,0 +1,156 @@
+"""Reward normalisation on the CPU reward path (numpy): per group, per batch, leave-one-out, running.
+
+These work on sequence rewards ``[N]`` before they reach a trainer; the torch estimators in
+`rewardkit.train.advantages` do the same on ``[B, T]`` tensors. Missing rewards (a reward source
+returned a non-ok status) are NaN, or masked out with ``valid``; they are left out of every
+statistic and come back as NaN -- never as the value a fake 0 would get.
+
+Notation: N = number of responses; groups are given by ``group_ids`` (any hashable ids, e.g.
+``Sample.group_id``); ``std`` uses ``ddof`` (1 = unbiased, 0 = population); ``eps`` is added to
+the std: ``(x − mean)/(std + eps)``. A group with fewer than two valid members yields 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "group_index",
+    "group_normalize",
+    "batch_normalize",
+    "leave_one_out",
+    "RunningStats",
+]
+
+
+def _prep(scores: Any, valid: Any | None) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(scores, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"scores must be 1-D [N], got shape {x.shape}")
+    ok = np.isfinite(x) if valid is None else (np.asarray(valid, dtype=bool) & np.isfinite(x))
+    if ok.shape != x.shape:
+        raise ValueError(f"valid must have shape {x.shape}, got {ok.shape}")
+    return x, ok
+
+
+def group_index(group_ids: Sequence[Any] | None, n: int) -> tuple[np.ndarray, int]:
+    """Dense group index ``[N]`` in ``[0, n_groups)`` (first-seen order) and the group count."""
+    if group_ids is None:
+        return np.zeros(n, dtype=np.int64), 1
+    if len(group_ids) != n:
+        raise ValueError(f"got {len(group_ids)} group ids for {n} scores")
+    table: dict[Any, int] = {}
+    idx = np.fromiter((table.setdefault(g, len(table)) for g in group_ids), dtype=np.int64, count=n)
+    return idx, len(table)
+
+
+def _stats(x: np.ndarray, ok: np.ndarray, gi: np.ndarray, ng: int, ddof: int):
+    xz = np.where(ok, x, 0.0)
+    cnt = np.bincount(gi, weights=ok.astype(np.float64), minlength=ng)
+    mean = np.bincount(gi, weights=xz, minlength=ng) / np.maximum(cnt, 1)
+    dev = np.where(ok, x - mean[gi], 0.0) ** 2
+    var = np.bincount(gi, weights=dev, minlength=ng) / np.maximum(cnt - ddof, 1)
+    return cnt, mean, np.sqrt(var)
+
+
+def group_normalize(
+    scores: Any,
+    group_ids: Sequence[Any] | None = None,
+    *,
+    valid: Any | None = None,
+    scale: Literal["group", "batch", "none"] = "group",
+    ddof: int = 1,
+    eps: float = 1e-6,
+) -> np.ndarray:
+    """``(r_i − mean_g)/(std_g + eps)`` (GRPO); ``scale="batch"`` divides by the std of all valid
+    scores, ``"none"`` only centres (Dr. GRPO). Shapes: ``[N]`` -> ``[N]`` (NaN where invalid)."""
+    x, ok = _prep(scores, valid)
+    gi, ng = group_index(group_ids, len(x))
+    cnt, mean, std = _stats(x, ok, gi, ng, ddof)
+    out = x - mean[gi]
+    if scale == "group":
+        out = out / (std[gi] + eps)
+    elif scale == "batch":
+        _, _, bstd = _stats(x, ok, np.zeros_like(gi), 1, ddof)
+        out = out / (bstd[0] + eps)
+    elif scale != "none":
+        raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
+    out = np.where(cnt[gi] > 1, out, 0.0)
+    return np.where(ok, out, np.nan)
+
+
+def batch_normalize(scores: Any, *, valid: Any | None = None, ddof: int = 0, eps: float = 1e-8) -> np.ndarray:
+    """``(r − mean)/(std + eps)`` over all valid scores of the batch. ``[N]`` -> ``[N]``."""
+    return group_normalize(scores, None, valid=valid, scale="group", ddof=ddof, eps=eps)
+
+
+def leave_one_out(scores: Any, group_ids: Sequence[Any] | None = None, *, valid: Any | None = None) -> np.ndarray:
+    """RLOO: ``r_i − mean_{j≠i, j valid, same group} r_j`` (0 for a group with one valid member)."""
+    x, ok = _prep(scores, valid)
+    gi, ng = group_index(group_ids, len(x))
+    cnt, mean, _ = _stats(x, ok, gi, ng, 0)
+    G = cnt[gi]
+    out = np.where(G > 1, G / np.maximum(G - 1, 1) * (x - mean[gi]), 0.0)
+    return np.where(ok, out, np.nan)
+
+
+class RunningStats:
+    """Running count, mean, population variance, min and max over every reward seen.
+
+    Merging is exact (Chan et al. parallel update), so statistics do not depend on how the stream
+    is cut into batches. ``state_dict()`` / ``load_state_dict()`` save it with a checkpoint.
+    Used by the running normaliser and PAR's ``meanstd`` / ``clip`` / ``minmax`` baselines.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.min = float("inf")
+        self.max = float("-inf")
+
+    def update(self, values: Any) -> RunningStats:
+        x = np.asarray(values, dtype=np.float64).ravel()
+        x = x[np.isfinite(x)]
+        n = int(x.size)
+        if n == 0:
+            return self
+        bmean = float(x.mean())
+        bm2 = float(((x - bmean) ** 2).sum())
+        tot = self.count + n
+        d = bmean - self.mean
+        self.mean += d * n / tot
+        self.m2 += bm2 + d * d * self.count * n / tot
+        self.count = tot
+        self.min = min(self.min, float(x.min()))
+        self.max = max(self.max, float(x.max()))
+        return self
+
+    @property
+    def var(self) -> float:
+        """Population variance (ddof = 0), as in PAR's and OpenRLHF's running statistics."""
+        return self.m2 / self.count if self.count else 0.0
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(self.var))
+
+    def normalize(self, values: Any, eps: float = 1e-8) -> np.ndarray:
+        """``(x − μ)/(σ + eps)`` with the current statistics (NaN stays NaN)."""
+        return (np.asarray(values, dtype=np.float64) - self.mean) / (self.std + eps)
+
+    def state_dict(self) -> dict[str, float]:
+        return {"count": self.count, "mean": self.mean, "m2": self.m2, "min": self.min, "max": self.max}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.count = int(state["count"])
+        self.mean = float(state["mean"])
+        self.m2 = float(state["m2"])
+        self.min = float(state["min"])
+        self.max = float(state["max"])
+
+    def __repr__(self) -> str:
+        return f"RunningStats(count={self.count}, mean={self.mean:.6g}, std={self.std:.6g})"

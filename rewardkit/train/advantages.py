@@ -1,0 +1,580 @@
+"""Advantage estimators: pure, masked, vectorised functions over ``[B, T]`` tensors.
+
+Every function here is usable on its own from any trainer (TRL, verl, OpenRLHF, a hand-written
+loop): tensors in, tensors out, no state, no trainer objects. Formulas and worked numbers are in
+``REWARD_METHODS.md`` §1 (section numbers below refer to it).
+
+Notation (as in torchtune):
+    B: batch size (number of responses)      T: max number of response tokens (padded)
+    G: group size (responses per prompt)     K: number of steps of one response
+
+Conventions shared by every estimator:
+
+- ``mask: [B, T] bool`` marks valid response tokens. Positions outside the mask are exactly 0 in
+  every returned tensor, whatever the inputs hold there (NaN included). The mask of one row must be
+  one contiguous run of tokens (right or left padding); interior holes (e.g. masked tool outputs in
+  multi-turn rollouts) are not supported by the recursive estimators (GAE, returns).
+- ``valid: [B] bool`` (optional, default all True) marks rows whose reward is usable (the reward
+  source returned status ok; see `rewardkit.alignment.dense_rewards`). Invalid rows are left out
+  of every group / batch statistic and get ``invalid_value`` (default 0.0) as advantage on their
+  valid tokens -- never the advantage of a fake 0 reward. Their scores may be NaN.
+- Groups are given either by ``group_size`` (rows ``[0, G)``, ``[G, 2G)`` ... are one prompt's
+  responses) or by ``group_ids: [B]`` (any integer ids, any order); without either, the whole
+  batch is one group.
+- ``ddof`` and ``eps`` are explicit: ``(x - mean) / (std + eps)`` with ``std`` computed with
+  ``ddof`` (1 = unbiased ``torch.std``; 0 = population). A group with fewer than two valid members
+  has no baseline information: its advantages are 0 (not NaN, not the raw score).
+- Float dtype: float32 by default; float64 inputs stay float64.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "masked_mean",
+    "masked_var",
+    "masked_whiten",
+    "last_token_index",
+    "place_on_last_token",
+    "discounted_cumsum",
+    "discounted_returns",
+    "gae_advantages",
+    "group_normalize",
+    "grpo_outcome_advantages",
+    "grpo_process_advantages",
+    "dr_grpo_advantages",
+    "rloo_advantages",
+    "reinforce_pp_advantages",
+    "prime_advantages",
+    "fill_steps",
+    "pav_advantages",
+]
+
+Tensor = torch.Tensor
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def _float(x: Tensor | float | list, like: Tensor | None = None) -> Tensor:
+    """As a floating tensor: float32 unless already floating (float64 stays float64)."""
+    t = torch.as_tensor(x, device=None if like is None else like.device)
+    if not t.is_floating_point():
+        t = t.to(like.dtype if like is not None and like.is_floating_point() else torch.float32)
+    return t
+
+
+def _valid(valid: Tensor | None, B: int, device: torch.device) -> Tensor:
+    if valid is None:
+        return torch.ones(B, dtype=torch.bool, device=device)
+    v = torch.as_tensor(valid, device=device).to(torch.bool)
+    if v.shape != (B,):
+        raise ValueError(f"valid must have shape [{B}], got {tuple(v.shape)}")
+    return v
+
+
+def _mask(mask: Tensor, shape: torch.Size) -> Tensor:
+    m = torch.as_tensor(mask).to(torch.bool)
+    if m.shape != shape:
+        raise ValueError(f"mask must have shape {tuple(shape)}, got {tuple(m.shape)}")
+    return m
+
+
+def _group_index(B: int, group_size: int | None, group_ids: Tensor | None, device: torch.device) -> tuple[Tensor, int]:
+    """Group index in ``[0, n_groups)`` for every row, and the number of groups."""
+    if group_ids is not None:
+        gid = torch.as_tensor(group_ids, device=device)
+        if gid.shape != (B,):
+            raise ValueError(f"group_ids must have shape [{B}], got {tuple(gid.shape)}")
+        uniq, inv = torch.unique(gid, return_inverse=True)
+        return inv, int(uniq.numel())
+    if group_size is not None:
+        if group_size < 1 or B % group_size:
+            raise ValueError(f"batch size {B} is not a multiple of group_size {group_size}")
+        return torch.arange(B, device=device) // group_size, B // group_size
+    return torch.zeros(B, dtype=torch.long, device=device), 1
+
+
+def _group_stats(x: Tensor, w: Tensor, inv: Tensor, n: int, ddof: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Weighted per-group count, mean and std of the entries of ``x`` (``[B]`` or ``[B, T]``).
+
+    ``w`` (same shape, bool) selects the entries that count. Returns per-group ``[n]`` tensors.
+    The std of a group with ``count <= ddof`` is reported as 0 (its centred values are all 0 when
+    count is 1, so advantages come out as 0 rather than NaN).
+    """
+    xz = torch.where(w, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    wf = w.to(x.dtype)
+    if x.dim() == 2:
+        row_cnt, row_sum = wf.sum(-1), xz.sum(-1)
+    else:
+        row_cnt, row_sum = wf, xz
+    cnt = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, inv, row_cnt)
+    tot = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, inv, row_sum)
+    mean = tot / cnt.clamp(min=1)
+    mu = mean[inv] if x.dim() == 1 else mean[inv][:, None]
+    dev = torch.where(w, x - mu, torch.zeros((), dtype=x.dtype, device=x.device)) ** 2
+    row_sq = dev.sum(-1) if x.dim() == 2 else dev
+    sq = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, inv, row_sq)
+    std = torch.sqrt(sq / (cnt - ddof).clamp(min=1))
+    return cnt, mean, std
+
+
+def masked_mean(x: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
+    """Mean of ``x`` over positions where ``mask`` is True (0 where nothing is selected)."""
+    xz = torch.where(mask, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    n = mask.sum() if dim is None else mask.sum(dim)
+    return (xz.sum() if dim is None else xz.sum(dim)) / torch.clamp(n, min=1).to(x.dtype)
+
+
+def masked_var(x: Tensor, mask: Tensor, ddof: int = 0) -> Tensor:
+    """Variance of the selected entries of ``x`` (all dimensions), with ``ddof``."""
+    mean = masked_mean(x, mask)
+    dev = torch.where(mask, x - mean, torch.zeros((), dtype=x.dtype, device=x.device)) ** 2
+    n = mask.sum().to(x.dtype)
+    return dev.sum() / torch.clamp(n - ddof, min=1)
+
+
+def masked_whiten(
+    x: Tensor,
+    mask: Tensor,
+    valid: Tensor | None = None,
+    *,
+    shift_mean: bool = True,
+    ddof: int = 0,
+    eps: float = 1e-8,
+    eps_mode: Literal["clamp", "add"] = "clamp",
+    invalid_value: float = 0.0,
+) -> Tensor:
+    """Batch whitening over all valid tokens: ``(x - μ) / σ`` (a separate, optional stage; §1.1).
+
+    μ, σ² are taken over the entries where ``mask & valid[:, None]``.
+    ``eps_mode="clamp"``: ``σ = sqrt(max(σ², eps))`` (OpenRLHF: ``var.clamp(min=1e-8).rsqrt()``);
+    ``eps_mode="add"``: ``σ = sqrt(σ² + eps)`` (verl ``masked_whiten``, which also uses ddof=1).
+    ``shift_mean=False`` only rescales (the mean is added back).
+
+    Shapes: x ``[B, T]``, mask ``[B, T]``, valid ``[B]`` -> ``[B, T]``.
+    """
+    x = _float(x)
+    m = _mask(mask, x.shape)
+    v = _valid(valid, x.shape[0], x.device)
+    sel = m & v[:, None]
+    mean = masked_mean(x, sel)
+    var = masked_var(x, sel, ddof=ddof)
+    if eps_mode == "clamp":
+        rstd = torch.rsqrt(var.clamp(min=eps))
+    elif eps_mode == "add":
+        rstd = torch.rsqrt(var + eps)
+    else:
+        raise ValueError(f"eps_mode must be 'clamp' or 'add', got {eps_mode!r}")
+    out = (x - mean) * rstd
+    if not shift_mean:
+        out = out + mean
+    return _finish(out, m, v, invalid_value)
+
+
+def _finish(adv: Tensor, mask: Tensor, valid: Tensor, invalid_value: float) -> Tensor:
+    """Exactly 0 outside the mask; ``invalid_value`` on the valid tokens of invalid rows."""
+    zero = torch.zeros((), dtype=adv.dtype, device=adv.device)
+    fill = torch.full((), invalid_value, dtype=adv.dtype, device=adv.device)
+    adv = torch.where(valid[:, None], adv, fill)
+    return torch.where(mask, adv, zero)
+
+
+def last_token_index(mask: Tensor) -> Tensor:
+    """Index of the last True position of each row of ``mask`` ``[B, T]`` (-1 for an empty row)."""
+    m = mask.to(torch.bool)
+    T = m.shape[-1]
+    idx = T - 1 - m.flip(-1).to(torch.uint8).argmax(-1)
+    return torch.where(m.any(-1), idx, torch.full_like(idx, -1))
+
+
+def place_on_last_token(scores: Tensor, mask: Tensor, valid: Tensor | None = None) -> Tensor:
+    """Sequence rewards ``[B]`` as a dense ``[B, T]`` tensor: each score on its row's last valid token.
+
+    Invalid rows (and empty rows) get no reward; NaN scores of invalid rows never leak.
+    """
+    m = _mask(mask, mask.shape)
+    s = _float(scores)
+    v = _valid(valid, m.shape[0], m.device) & m.any(-1)
+    out = torch.zeros(m.shape, dtype=s.dtype, device=m.device)
+    idx = last_token_index(m).clamp(min=0)
+    src = torch.where(v, s, torch.zeros((), dtype=s.dtype, device=s.device))
+    return out.scatter_(1, idx[:, None], src[:, None])
+
+
+# --------------------------------------------------------------------------------------------
+# discounted sums
+# --------------------------------------------------------------------------------------------
+def discounted_cumsum(x: Tensor, discount: float, block: int = 64) -> Tensor:
+    """Reverse discounted cumulative sum along the last dimension: ``y_t = Σ_{s≥t} c^{s-t} x_s``.
+
+    Vectorised over the batch and over time: ``c = 1`` is a reversed ``cumsum``; otherwise the time
+    axis is cut into blocks of ``block`` tokens, each block is solved with one matmul against the
+    ``[block, block]`` matrix ``c^{s-t}·1[s≥t]`` and the blocks are chained by the same function
+    applied (recursively) to the block-start values with factor ``c^block``. No powers of ``c``
+    are ever divided, so it is stable for any ``0 ≤ c ≤ 1`` and any length.
+
+    Shapes: x ``[..., T]`` -> ``[..., T]``.
+    """
+    if not 0.0 <= discount <= 1.0:
+        raise ValueError(f"discount must be in [0, 1], got {discount}")
+    T = x.shape[-1]
+    if T == 0 or discount == 0.0:
+        return x.clone()
+    if discount == 1.0:
+        return x.flip(-1).cumsum(-1).flip(-1)
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, T)
+    L = min(block, T)
+    pad = (-T) % L
+    xp = F.pad(x2, (0, pad)) if pad else x2
+    nb = xp.shape[-1] // L
+    idx = torch.arange(L, device=x.device)
+    e = (idx[None, :] - idx[:, None]).to(x.dtype)  # e[t, s] = s - t
+    c = torch.tensor(discount, dtype=x.dtype, device=x.device)
+    M = torch.where(e >= 0, c ** e.clamp(min=0), torch.zeros((), dtype=x.dtype, device=x.device))
+    local = xp.reshape(-1, nb, L) @ M.T  # local[b, j, t] = Σ_{s≥t in block j} c^{s-t} x_s
+    if nb > 1:
+        start = discounted_cumsum(local[:, :, 0], discount**L, block)  # y at each block start
+        nxt = F.pad(start[:, 1:], (0, 1))  # y at the start of the next block
+        local = local + nxt[:, :, None] * c ** (L - idx).to(x.dtype)
+    return local.reshape(-1, nb * L)[:, :T].reshape(*lead, T)
+
+
+def discounted_returns(rewards: Tensor, mask: Tensor, gamma: float = 1.0) -> Tensor:
+    """Reward-to-go ``G_t = Σ_{s≥t, s valid} γ^{s-t} r_s`` (0 outside the mask).
+
+    Shapes: rewards ``[B, T]``, mask ``[B, T]`` -> ``[B, T]``.
+    """
+    r = _float(rewards)
+    m = _mask(mask, r.shape)
+    zero = torch.zeros((), dtype=r.dtype, device=r.device)
+    r = torch.where(m, r, zero)
+    return torch.where(m, discounted_cumsum(r, gamma), zero)
+
+
+# --------------------------------------------------------------------------------------------
+# PPO / GAE (§1.1)
+# --------------------------------------------------------------------------------------------
+def gae_advantages(
+    rewards: Tensor,
+    values: Tensor,
+    mask: Tensor,
+    *,
+    gamma: float = 1.0,
+    lam: float = 0.95,
+    valid: Tensor | None = None,
+    invalid_value: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """Generalised advantage estimation with per-token rewards.
+
+    ``δ_t = r_t + γ V_{t+1} − V_t`` with ``V`` = 0 after the last valid token;
+    ``A_t = δ_t + γλ A_{t+1}`` (= ``Σ_{s≥t} (γλ)^{s-t} δ_s``); ``returns_t = A_t + V_t``.
+    Rewards and values outside the mask are ignored (treated as 0), as in OpenRLHF
+    ``get_advantages_and_returns``. Put KL penalties and sequence/step rewards into ``rewards``
+    first (`rewardkit.shaping.kl.kl_penalized_rewards`, `place_on_last_token`).
+
+    Shapes: rewards, values, mask ``[B, T]``; valid ``[B]`` -> (advantages ``[B, T]``, returns ``[B, T]``).
+    Invalid rows get ``invalid_value`` advantages and returns equal to their values.
+    """
+    r = _float(rewards)
+    V = _float(values, r).to(r.dtype)
+    m = _mask(mask, r.shape)
+    v = _valid(valid, r.shape[0], r.device)
+    zero = torch.zeros((), dtype=r.dtype, device=r.device)
+    r = torch.where(m, r, zero)
+    V = torch.where(m, V, zero)
+    v_next = F.pad(V[:, 1:], (0, 1))
+    delta = r + gamma * v_next - V
+    adv = _finish(discounted_cumsum(delta, gamma * lam), m, v, invalid_value)
+    returns = torch.where(m, adv + V, zero)
+    return adv, returns
+
+
+# --------------------------------------------------------------------------------------------
+# group-relative estimators (§1.2 - §1.5)
+# --------------------------------------------------------------------------------------------
+def group_normalize(
+    scores: Tensor,
+    *,
+    group_size: int | None = None,
+    group_ids: Tensor | None = None,
+    valid: Tensor | None = None,
+    scale: Literal["group", "batch", "none"] = "group",
+    ddof: int = 1,
+    eps: float = 1e-6,
+    invalid_value: float = 0.0,
+) -> Tensor:
+    """Group-relative sequence advantages ``(r_i − mean_g) / (std + eps)`` (GRPO, §1.2).
+
+    ``scale="group"``: std of the group (GRPO); ``"batch"``: std of all valid scores of the batch
+    (TRL ``scale_rewards="batch"``); ``"none"``: centring only (Dr. GRPO, §1.4).
+    Invalid rows are excluded from the statistics and get ``invalid_value``.
+
+    Shapes: scores ``[B]`` -> ``[B]``.
+    """
+    s = _float(scores)
+    B = s.shape[0]
+    v = _valid(valid, B, s.device)
+    inv, n = _group_index(B, group_size, group_ids, s.device)
+    cnt, mean, std = _group_stats(s, v, inv, n, ddof)
+    centred = s - mean[inv]
+    if scale == "group":
+        out = centred / (std[inv] + eps)
+    elif scale == "batch":
+        _, _, bstd = _group_stats(s, v, torch.zeros_like(inv), 1, ddof)
+        out = centred / (bstd + eps)
+    elif scale == "none":
+        out = centred
+    else:
+        raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
+    out = torch.where(cnt[inv] > 1, out, torch.zeros((), dtype=s.dtype, device=s.device))
+    return torch.where(v, out, torch.full((), invalid_value, dtype=s.dtype, device=s.device))
+
+
+def _broadcast(seq_adv: Tensor, mask: Tensor, valid: Tensor, invalid_value: float) -> Tensor:
+    return _finish(seq_adv[:, None].expand(mask.shape), mask, valid, invalid_value)
+
+
+def grpo_outcome_advantages(
+    scores: Tensor,
+    mask: Tensor,
+    *,
+    group_size: int | None = None,
+    group_ids: Tensor | None = None,
+    valid: Tensor | None = None,
+    scale: Literal["group", "batch", "none"] = "group",
+    ddof: int = 1,
+    eps: float = 1e-6,
+    invalid_value: float = 0.0,
+) -> Tensor:
+    """GRPO outcome supervision: every token of response i gets ``(r_i − mean_g)/(std_g + eps)``.
+
+    Shapes: scores ``[B]``, mask ``[B, T]`` -> ``[B, T]``.
+    """
+    m = _mask(mask, mask.shape)
+    v = _valid(valid, m.shape[0], m.device)
+    a = group_normalize(scores, group_size=group_size, group_ids=group_ids, valid=v, scale=scale,
+                        ddof=ddof, eps=eps, invalid_value=invalid_value)
+    return _broadcast(a, m, v, invalid_value)
+
+
+def dr_grpo_advantages(
+    scores: Tensor,
+    mask: Tensor,
+    *,
+    group_size: int | None = None,
+    group_ids: Tensor | None = None,
+    valid: Tensor | None = None,
+    invalid_value: float = 0.0,
+) -> Tensor:
+    """Dr. GRPO (§1.4): ``A_i = r_i − mean_g(r)`` on every token (no std division).
+
+    The matching loss divides each sequence's token sum by a constant ``L_max``; that belongs in
+    the loss, not here. Shapes: scores ``[B]``, mask ``[B, T]`` -> ``[B, T]``.
+    """
+    return grpo_outcome_advantages(scores, mask, group_size=group_size, group_ids=group_ids, valid=valid,
+                                   scale="none", invalid_value=invalid_value)
+
+
+def rloo_advantages(
+    scores: Tensor,
+    mask: Tensor,
+    *,
+    group_size: int | None = None,
+    group_ids: Tensor | None = None,
+    valid: Tensor | None = None,
+    invalid_value: float = 0.0,
+) -> Tensor:
+    """RLOO (§1.5): ``A_i = r_i − (1/(G−1)) Σ_{j≠i} r_j = G/(G−1)·(r_i − mean_g)`` on every token.
+
+    ``G`` counts the valid members of the group; a group with one valid member gets 0.
+    For the paper's variant, pass scores that already include ``−β·Σ_t k1_t``.
+    Shapes: scores ``[B]``, mask ``[B, T]`` -> ``[B, T]``.
+    """
+    s = _float(scores)
+    m = _mask(mask, (s.shape[0], mask.shape[-1]))
+    v = _valid(valid, s.shape[0], s.device)
+    a = _rloo_seq(s, v, group_size, group_ids)
+    return _broadcast(a, m, v, invalid_value)
+
+
+def _rloo_seq(s: Tensor, v: Tensor, group_size: int | None, group_ids: Tensor | None) -> Tensor:
+    inv, n = _group_index(s.shape[0], group_size, group_ids, s.device)
+    cnt, mean, _ = _group_stats(s, v, inv, n, 0)
+    G = cnt[inv]
+    a = G / (G - 1).clamp(min=1) * (s - mean[inv])
+    return torch.where((G > 1) & v, a, torch.zeros((), dtype=s.dtype, device=s.device))
+
+
+def grpo_process_advantages(
+    step_rewards: Tensor,
+    step_mask: Tensor,
+    mask: Tensor,
+    *,
+    group_size: int | None = None,
+    group_ids: Tensor | None = None,
+    valid: Tensor | None = None,
+    ddof: int = 1,
+    eps: float = 1e-6,
+    invalid_value: float = 0.0,
+) -> Tensor:
+    """GRPO process supervision (§1.3).
+
+    Step rewards sit on the last token of their step (``step_mask`` marks those tokens). All step
+    rewards of all valid responses of a prompt form one pool ``R``;
+    ``r̃ = (r − mean(R)) / (std(R) + eps)`` and
+    ``Â_{i,t} = Σ_{k: end_i(k) ≥ t} r̃_i^{(k)}`` (γ = 1 reward-to-go, no critic).
+
+    Shapes: step_rewards, step_mask, mask ``[B, T]`` -> ``[B, T]``.
+    """
+    r = _float(step_rewards)
+    m = _mask(mask, r.shape)
+    sm = _mask(step_mask, r.shape) & m
+    v = _valid(valid, r.shape[0], r.device)
+    inv, n = _group_index(r.shape[0], group_size, group_ids, r.device)
+    w = sm & v[:, None]
+    cnt, mean, std = _group_stats(r, w, inv, n, ddof)
+    zero = torch.zeros((), dtype=r.dtype, device=r.device)
+    norm = torch.where(w, (r - mean[inv][:, None]) / (std[inv][:, None] + eps), zero)
+    norm = torch.where((cnt[inv] > 1)[:, None], norm, zero)
+    return _finish(discounted_cumsum(norm, 1.0), m, v, invalid_value)
+
+
+# --------------------------------------------------------------------------------------------
+# REINFORCE++ (§1.6)
+# --------------------------------------------------------------------------------------------
+def reinforce_pp_advantages(
+    scores: Tensor,
+    mask: Tensor,
+    *,
+    kl: Tensor | None = None,
+    kl_coef: float = 0.0,
+    gamma: float = 1.0,
+    baseline: Literal["none", "group_mean"] = "none",
+    group_size: int | None = None,
+    group_ids: Tensor | None = None,
+    valid: Tensor | None = None,
+    whiten: bool = True,
+    eps: float = 1e-8,
+    invalid_value: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """REINFORCE++ and REINFORCE++-baseline (OpenRLHF ``reinforce`` / ``reinforce_baseline``).
+
+    ``r_t = −β·kl_t + 1[t = last]·R'``, with ``R' = R`` (``baseline="none"``) or
+    ``R' = R − mean_g(R)`` (``"group_mean"``; γ is then forced to 1 as in OpenRLHF);
+    ``G_t = Σ_{s≥t} γ^{s−t} r_s``; advantage = ``G_t`` whitened over all valid tokens of the batch
+    with population variance and ``var.clamp(min=eps)`` (``whiten=False`` skips it).
+
+    Shapes: scores ``[B]``, mask ``[B, T]``, kl ``[B, T]`` (an estimate from
+    `rewardkit.shaping.kl`) -> (advantages ``[B, T]``, returns ``[B, T]``).
+    """
+    s = _float(scores)
+    m = _mask(mask, (s.shape[0], mask.shape[-1]))
+    v = _valid(valid, s.shape[0], s.device)
+    if baseline == "group_mean":
+        s = group_normalize(s, group_size=group_size, group_ids=group_ids, valid=v, scale="none")
+        gamma = 1.0
+    elif baseline != "none":
+        raise ValueError(f"baseline must be 'none' or 'group_mean', got {baseline!r}")
+    r = place_on_last_token(s, m, v)
+    if kl is not None and kl_coef:
+        k = _float(kl, r).to(r.dtype)
+        r = r - kl_coef * torch.where(m, k, torch.zeros((), dtype=r.dtype, device=r.device))
+    returns = _finish(discounted_returns(r, m, gamma), m, v, 0.0)
+    adv = masked_whiten(returns, m, v, eps=eps, invalid_value=invalid_value) if whiten else \
+        _finish(returns, m, v, invalid_value)
+    return adv, returns
+
+
+# --------------------------------------------------------------------------------------------
+# PRIME: RLOO on implicit-PRM token rewards + RLOO on the outcome (§4)
+# --------------------------------------------------------------------------------------------
+def prime_advantages(
+    process_rewards: Tensor,
+    scores: Tensor,
+    mask: Tensor,
+    *,
+    group_size: int | None = None,
+    group_ids: Tensor | None = None,
+    valid: Tensor | None = None,
+    process_coef: float = 1.0,
+    outcome_coef: float = 1.0,
+    invalid_value: float = 0.0,
+) -> Tensor:
+    """PRIME-style advantage (before whitening; whiten with `masked_whiten` if wanted).
+
+    ``A_t^i = c_p·Σ_{s≥t} [r_s^i − (1/(K−1)) Σ_{j≠i} mean_s r_s^j] + c_o·[o^i − (1/(K−1)) Σ_{j≠i} o^j]``
+    with ``r_s`` the (β-scaled) implicit-PRM token rewards, ``mean_s`` the mean over a response's
+    valid tokens, ``o`` the outcome reward, K the number of valid responses of the prompt, γ = 1.
+    Note: PRIME's code applies the baseline per token in a slightly different form (see §4);
+    this implements the formula.
+
+    Shapes: process_rewards ``[B, T]``, scores ``[B]``, mask ``[B, T]`` -> ``[B, T]``.
+    """
+    r = _float(process_rewards)
+    m = _mask(mask, r.shape)
+    v = _valid(valid, r.shape[0], r.device)
+    zero = torch.zeros((), dtype=r.dtype, device=r.device)
+    inv, n = _group_index(r.shape[0], group_size, group_ids, r.device)
+    row_mean = masked_mean(r, m, dim=-1)
+    cnt, gmean, _ = _group_stats(row_mean, v, inv, n, 0)
+    K = cnt[inv]
+    others = (gmean[inv] * K - row_mean) / (K - 1).clamp(min=1)  # mean over j != i of mean_s r^j
+    proc = torch.where(m, r - others[:, None], zero)
+    proc = torch.where((K > 1)[:, None], proc, zero)
+    out = process_coef * discounted_cumsum(proc, 1.0)
+    out = out + outcome_coef * _rloo_seq(_float(scores, r).to(r.dtype), v, group_size, group_ids)[:, None]
+    return _finish(out, m, v, invalid_value)
+
+
+# --------------------------------------------------------------------------------------------
+# PAV: outcome advantage + α · progress on every token of the step (§6)
+# --------------------------------------------------------------------------------------------
+def fill_steps(step_values: Tensor, step_mask: Tensor, mask: Tensor) -> Tensor:
+    """Give every token the value of the step it belongs to.
+
+    Step values sit on the last token of their step (``step_mask``); token t belongs to the first
+    step that ends at or after t. Tokens after the last step end get 0.
+    Shapes: ``[B, T]`` each -> ``[B, T]``.
+    """
+    x = _float(step_values)
+    m = _mask(mask, x.shape)
+    sm = _mask(step_mask, x.shape) & m
+    T = x.shape[-1]
+    pos = torch.arange(T, device=x.device).expand(x.shape)
+    idx = torch.where(sm, pos, torch.full_like(pos, T))
+    nxt = idx.flip(-1).cummin(-1).values.flip(-1)  # first step end at or after t (T if none)
+    vals = torch.gather(F.pad(x, (0, 1)), 1, nxt)
+    return torch.where(m, vals, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def pav_advantages(
+    outcome_advantages: Tensor,
+    progress: Tensor,
+    mask: Tensor,
+    *,
+    alpha: float = 1.0,
+    valid: Tensor | None = None,
+    invalid_value: float = 0.0,
+) -> Tensor:
+    """PAV (§6): ``A_{i,t} = A_i^{outcome} + α·A^μ_{h(t)}``.
+
+    ``outcome_advantages`` ``[B]`` (e.g. `group_normalize` / `rloo_advantages` of the outcome, or
+    ``R − b``) or ``[B, T]``; ``progress`` ``[B, T]`` holds the prover's progress
+    ``A^μ_h = Q^μ_h − Q^μ_{h−1}`` on *every* token of step h (use `fill_steps`). Progress is added
+    to the advantage, never summed as a reward (that would telescope, see §6).
+    Shapes: -> ``[B, T]``.
+    """
+    p = _float(progress)
+    m = _mask(mask, p.shape)
+    v = _valid(valid, p.shape[0], p.device)
+    o = _float(outcome_advantages, p).to(p.dtype)
+    if o.dim() == 1:
+        o = o[:, None]
+    zero = torch.zeros((), dtype=p.dtype, device=p.device)
+    return _finish(o + alpha * torch.where(m, p, zero), m, v, invalid_value)
