@@ -32,15 +32,13 @@ def naive_loop(inp: Path, out: Path) -> int:
     with open(inp) as f, open(out, "w") as g:
         for line in f:
             rec = json.loads(line)
-            m = None
-            for m in rx.finditer(rec["completion"]):
-                pass
+            found = rx.findall(rec["completion"])
             gold = Fraction(rec["reference"]["answer"])
-            if m is None:
+            if not found:
                 rec.update(score=None, status="unparseable")
             else:
                 try:
-                    rec.update(score=float(Fraction(m.group(1).strip().rstrip(".")) == gold), status="ok")
+                    rec.update(score=float(Fraction(found[-1].strip().rstrip(".")) == gold), status="ok")
                 except ValueError:
                     rec.update(score=None, status="unparseable")
             g.write(json.dumps(rec) + "\n")

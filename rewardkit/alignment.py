@@ -161,7 +161,7 @@ def dense_rewards(
                 k = min(len(res.token_scores), n)
                 row[:k] += np.asarray(res.token_scores[:k], dtype=dtype)
             else:
-                for (_, e), v in zip(res.token_spans, res.token_scores):
+                for (_, e), v in zip(res.token_spans, res.token_scores, strict=True):
                     row[ix.last_token_before(e)] += v
     if backend == "numpy":
         return DenseRewards(rewards, mask, valid)

@@ -148,14 +148,14 @@ class Pipeline(BaseRewardSource):
         """Combine one sample's component results (one per spec, in order) into the total."""
         specs = self.specs
         values: dict[str, float | None] = {}
-        for spec, r in zip(specs, parts):
+        for spec, r in zip(specs, parts, strict=True):
             values[spec.component] = r.score if r.status is Status.OK else spec.fill.get(r.status)
 
         total = 0.0
         applicable = False
         worst: Status | None = None
         info: dict[str, Any] = {}
-        for spec, r in zip(specs, parts):
+        for spec, r in zip(specs, parts, strict=True):
             if r.info:
                 info[spec.component] = r.info
             if spec.weight == 0.0:
@@ -186,7 +186,7 @@ class Pipeline(BaseRewardSource):
                 return RewardResult(score=gate.fail_score, status=Status.OK, components=values,
                                     steps=self._steps(parts), info=info)
         if worst is not None:
-            bad = [s.component for s, r in zip(specs, parts) if s.weight != 0 and values[s.component] is None
+            bad = [s.component for s, r in zip(specs, parts, strict=True) if s.weight != 0 and values[s.component] is None
                    and r.status is not Status.NOT_APPLICABLE]
             info["failed_components"] = bad
             return RewardResult(score=None, status=worst, components=values, steps=self._steps(parts), info=info)
@@ -201,7 +201,7 @@ class Pipeline(BaseRewardSource):
         if self.steps_from is not None:
             k = self._by_name[self.steps_from]
             return self._scaled_steps([(self.specs[k], parts[k])])
-        return self._scaled_steps(list(zip(self.specs, parts)))
+        return self._scaled_steps(list(zip(self.specs, parts, strict=True)))
 
     @staticmethod
     def _scaled_steps(pairs: list[tuple[RewardSpec, RewardResult]]) -> list[StepScore] | None:
@@ -223,7 +223,7 @@ class Pipeline(BaseRewardSource):
         return [StepScore(a, b, v) for (a, b), v in sorted(acc.items())]
 
     def _tokens(self, parts: Sequence[RewardResult]) -> tuple[list[float] | None, list[tuple[int, int]] | None]:
-        with_tok = [(s, r) for s, r in zip(self.specs, parts)
+        with_tok = [(s, r) for s, r in zip(self.specs, parts, strict=True)
                     if r.token_scores is not None and s.process_weight != 0.0]
         if not with_tok:
             return None, None
@@ -233,7 +233,7 @@ class Pipeline(BaseRewardSource):
             for s, r in with_tok:
                 if r.token_spans is None:
                     raise ValueError("several components produce token rewards; each needs token_spans")
-                for sp, v in zip(r.token_spans, r.token_scores):  # type: ignore[arg-type]
+                for sp, v in zip(r.token_spans, r.token_scores, strict=True):  # type: ignore[arg-type]
                     acc[tuple(sp)] = acc.get(tuple(sp), 0.0) + s.process_weight * v
             keys = sorted(acc)
             return [acc[k] for k in keys], keys

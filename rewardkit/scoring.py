@@ -262,7 +262,7 @@ def score_dataset(
         recs, fut = pending.popleft()
         res_dicts = fut.result() if isinstance(fut, Future) else fut
         lines = []
-        for rec, rd in zip(recs, res_dicts):
+        for rec, rd in zip(recs, res_dicts, strict=True):
             if _OUTPUT_KEYS.isdisjoint(rec):
                 row = {**rec, **rd}
             else:  # keep an input field that shares an output field's name, as "<name>_input"

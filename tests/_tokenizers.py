@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 CORPUS = [
     "Step 1: 12 + 7 = 19.", "Step 2: 19 * 3 = 57.", "The answer is 57.",
@@ -11,7 +11,7 @@ CORPUS = [
 ] * 20
 
 
-@lru_cache(maxsize=None)
+@cache
 def bpe_tokenizer(vocab_size: int = 300):
     """Byte-level BPE (GPT-2 style): multi-byte characters may split across tokens."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -26,7 +26,7 @@ def bpe_tokenizer(vocab_size: int = 300):
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>")
 
 
-@lru_cache(maxsize=None)
+@cache
 def char_tokenizer():
     """One token per character (a 'different tokenizer' for cross-tokenizer alignment)."""
     from tokenizers import Tokenizer, models, pre_tokenizers
@@ -39,7 +39,7 @@ def char_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
 
 
-@lru_cache(maxsize=None)
+@cache
 def word_tokenizer():
     """Whitespace/punctuation word-level tokenizer (coarser than the policy's BPE)."""
     from tokenizers import Tokenizer, models, pre_tokenizers

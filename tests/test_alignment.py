@@ -80,7 +80,7 @@ def test_cross_tokenizer_token_rewards_realign_through_characters():
     row = d.rewards[0]
     assert row.sum() == pytest.approx(sum(scores), rel=1e-5)  # nothing lost or duplicated
     expected = np.zeros(len(pol_offs))
-    for (a, b), v in zip(rm_offs, scores):
+    for (_a, b), v in zip(rm_offs, scores, strict=True):
         expected[covering_token(pol_offs, b - 1)] += v
     np.testing.assert_allclose(row, expected, rtol=1e-6)
 

@@ -39,7 +39,7 @@ def test_jsonl_round_trip_keeps_every_input_field(tmp_path, records):
     s = score_dataset(NUMERIC, inp, out)
     rows = read_jsonl(out)
     assert len(rows) == len(records) == s.rows
-    for rec, row in zip(records, rows):
+    for rec, row in zip(records, rows, strict=True):
         assert row["id"] == rec["id"] and row["prompt"] == rec["prompt"] and row["label"] == rec["label"]
         assert row["steps_input"] == rec["steps"]  # the input's own "steps" survives the output's
         expected = {True: 1.0, False: 0.0}[rec["label"]] if row["status"] == "ok" else None

@@ -1,7 +1,7 @@
 from rewardkit.data.synthetic import generate
+from rewardkit.types import Sample, Status
 from rewardkit.verifiers.arithmetic import StepArithmetic, check_equations, safe_arith
 from rewardkit.verifiers.numeric import NumericAnswer
-from rewardkit.types import Sample, Status
 
 
 def samples(recs):
@@ -17,7 +17,7 @@ def test_deterministic_and_seeded():
 def test_outcome_labels_agree_with_the_numeric_verifier():
     recs = generate(100, 4, seed=11)
     res = NumericAnswer().score(samples(recs))
-    for r, x in zip(recs, res):
+    for r, x in zip(recs, res, strict=True):
         if "The answer is" in r["completion"]:
             assert x.status is Status.OK and x.score == (1.0 if r["label"] else 0.0)
         else:
@@ -28,7 +28,7 @@ def test_first_wrong_step_is_where_the_arithmetic_breaks():
     recs = generate(200, 4, seed=12, p_wrong=0.8)
     res = StepArithmetic().score(samples(recs))
     n_wrong = 0
-    for r, x in zip(recs, res):
+    for r, x in zip(recs, res, strict=True):
         assert x.info["first_wrong_step"] == r["first_wrong_step"]
         labels = r["step_labels"]
         k = r["first_wrong_step"]

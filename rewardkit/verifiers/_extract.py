@@ -43,10 +43,8 @@ def find_boxed(text: str) -> str | None:
 
 
 def _last(rx: re.Pattern[str], text: str) -> str | None:
-    m = None
-    for m in rx.finditer(text):
-        pass
-    return m.group(1) if m else None
+    found = rx.findall(text)  # one capture group: a list of strings
+    return found[-1] if found else None
 
 
 def extract_answer(text: str, order: tuple[str, ...] = DEFAULT_ORDER,
