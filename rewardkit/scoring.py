@@ -131,13 +131,26 @@ def _worker_score(samples: list[Sample]) -> list[dict[str, Any]]:
 
 
 # -- main process --------------------------------------------------------------------------------
-def _batches(records: Iterable[tuple[str, Any]], size: int) -> Iterator[list[tuple[str, Any]]]:
+def _batches(records: Iterable[tuple[str, Any]], size: int,
+             group_key: str | None = None) -> Iterator[list[tuple[str, Any]]]:
+    """Batches of ``size`` records; with ``group_key``, a batch is only cut where the group value
+    changes, so batch-level shaping (group normalisation) sees whole groups. Groups are expected
+    to be contiguous in the input, as trainers' rollout dumps are."""
     buf: list[tuple[str, Any]] = []
+    last: Any = object()
     for item in records:
-        buf.append(item)
-        if len(buf) >= size:
+        if group_key is not None and len(buf) >= size:
+            rec = item[1]
+            g = rec.get(group_key) if isinstance(rec, dict) else None
+            if g is None or g != last:
+                yield buf
+                buf = []
+        elif group_key is None and len(buf) >= size:
             yield buf
             buf = []
+        buf.append(item)
+        if group_key is not None and isinstance(item[1], dict):
+            last = item[1].get(group_key)
     if buf:
         yield buf
 
@@ -277,7 +290,8 @@ def score_dataset(
             bar.update(len(recs))
 
     try:
-        for batch in _batches(records, batch_size):
+        group_key = cols.group if pipeline.transforms else None
+        for batch in _batches(records, batch_size, group_key):
             samples: list[Sample] = []
             recs: list[dict[str, Any]] = []
             skipped_now: list[dict[str, Any]] = []
