@@ -1,0 +1,97 @@
+"""OpenRLHF: the remote reward protocol, and a ``reward_func`` file for its Python-function mode.
+
+OpenRLHF asks for rewards in one of two ways (``--reward.remote_url``):
+
+1. **HTTP** (``--reward.remote_url http://host:port/get_reward``): it POSTs
+   ``{"query": [...], "prompts": [...], "labels": [...]}`` (``query`` = prompt + response as
+   decoded text; older releases sent only ``query``, or ``query`` and ``prompts``) and reads
+   ``{"rewards": [...], "scores": [...], "extra_logs": {name: [...]}}`` -- one number per query in
+   each list; it turns them into tensors, so every value must be a number. ``rewardkit serve``
+   answers this at ``POST /get_reward``.
+2. **Python function** (``--reward.remote_url /path/to/file.py``): it imports the file and calls
+   ``reward_func(queries, prompts, labels)``, possibly from several threads at once. This module
+   is such a file: pass its path (``python -c "import rewardkit.integrations.openrlhf as m;
+   print(m.__file__)"``). It scores with the pipeline named by ``$REWARDKIT_CONFIG`` (default: the
+   math verifier, or ``numeric`` when that is not installed).
+
+Mapping to a `Sample`: ``completion = query[len(prompt):]`` when the query starts with the prompt
+(else the text after the prompt's first occurrence, else the whole query), ``prompt = prompt``,
+``reference = label``.
+
+The protocol has no "no score": items whose status is not ok are sent as ``fill`` (default 0.0;
+server flag ``--fill``, env ``REWARDKIT_FILL`` here), and ``extra_logs["reward/valid"]`` (1.0/0.0
+per query) says which ones were real, so the fill is visible in the trainer's logs rather than
+silent. ``extra_logs["reward/<component>"]`` carries each pipeline component's score (fill when
+it has none).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from rewardkit.integrations._common import get_pipeline
+from rewardkit.types import RewardResult, Sample
+
+__all__ = ["reward_func", "samples_from_openrlhf", "openrlhf_response", "split_query"]
+
+
+def split_query(query: str, prompt: str | None) -> str:
+    """The response part of an OpenRLHF ``query`` (prompt + response)."""
+    if not prompt:
+        return query
+    if query.startswith(prompt):
+        return query[len(prompt):]
+    i = query.find(prompt)
+    return query[i + len(prompt):] if i >= 0 else query
+
+
+def samples_from_openrlhf(queries: Sequence[str], prompts: Sequence[str] | None = None,
+                          labels: Sequence[Any] | None = None) -> list[Sample]:
+    """Samples for OpenRLHF's parallel lists (``prompts``/``labels`` may be absent)."""
+    out = []
+    for i, q in enumerate(queries):
+        p = prompts[i] if prompts is not None else None
+        out.append(Sample(prompt=p or "", completion=split_query(q, p),
+                          reference=labels[i] if labels is not None else None, id=i))
+    return out
+
+
+def openrlhf_response(results: Sequence[RewardResult], components: Sequence[str] = (),
+                      fill: float = 0.0) -> dict[str, Any]:
+    """``{"rewards", "scores", "extra_logs"}`` with plain numbers only (no null: ``fill`` instead)."""
+    rewards = [r.score if r.score is not None else fill for r in results]
+    extra_logs: dict[str, list[float]] = {"reward/valid": [1.0 if r.score is not None else 0.0 for r in results]}
+    for c in components:
+        vals = []
+        for r in results:
+            v = r.components.get(c)
+            vals.append(float(v) if v is not None else fill)
+        extra_logs[f"reward/{c}"] = vals
+    return {"rewards": rewards, "scores": rewards, "extra_logs": extra_logs}
+
+
+def reward_func(queries: Sequence[str], prompts: Sequence[str] | None = None,
+                labels: Sequence[Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """OpenRLHF's Python-function reward: ``{"rewards", "scores", "extra_logs"}`` as tensors.
+
+    Keyword arguments (all optional): ``config`` (pipeline path; default ``$REWARDKIT_CONFIG``),
+    ``fill`` (default ``$REWARDKIT_FILL`` or 0.0). Returns torch tensors like OpenRLHF's own
+    examples when torch is importable (it always is inside OpenRLHF), else lists.
+    """
+    pipeline = get_pipeline(kwargs.get("config"))
+    fill = float(kwargs.get("fill", os.environ.get("REWARDKIT_FILL", 0.0)))
+    samples = samples_from_openrlhf(list(queries), prompts, labels)
+    results = pipeline.score(samples)
+    payload = openrlhf_response(results, getattr(pipeline, "component_names", ()), fill=fill)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - OpenRLHF always has torch
+        return payload
+    rewards = torch.tensor(payload["rewards"], dtype=torch.float)
+    return {
+        "rewards": rewards,
+        "scores": rewards,
+        "extra_logs": {k: torch.tensor(v, dtype=torch.float) for k, v in payload["extra_logs"].items()},
+    }

@@ -1,0 +1,355 @@
+"""The reward server: any reward source (usually a `Pipeline`) over HTTP.
+
+Endpoints
+---------
+``POST /score``        native batch endpoint. Request ``{"samples": [{"prompt", "completion",
+                       "reference", "id", "group_id", "steps", "metadata"}, ...], "request_id"?,
+                       "include_info"?}``; response ``{"request_id", "results": [{"id", "score",
+                       "status", "components", "steps"?, "token_scores"?, "token_spans"?, "info"?}],
+                       "counts": {status: n}}``. One result per sample, in order; a sample that fails
+                       has its own status, the request still succeeds (200).
+``POST /get_reward``   OpenRLHF's remote reward protocol (see `rewardkit.integrations.openrlhf`):
+                       ``{"query": [...], "prompts"?: [...], "labels"?: [...]}`` ->
+                       ``{"rewards": [...], "scores": [...], "extra_logs": {...}}``.
+``GET /health``        readiness (503 while draining at shutdown). Never needs the API key.
+``GET /metrics``       Prometheus text format (names in `rewardkit.serving.metrics`).
+
+Errors are JSON ``{"detail": message}`` (plus ``"field"`` for 422): 400 malformed JSON, 401 missing
+or wrong bearer token, 404/405 unknown endpoint or method, 413 body over ``max_body_bytes``
+(refused from ``Content-Length`` before reading, and by a streaming cap for chunked bodies) or a
+request bigger than the queue, 422 schema violations naming the field (``samples[3].completion``),
+429 queue full with ``Retry-After``, 503 shutting down. Requests carry an id (``X-Request-ID``
+header or ``request_id`` field; generated when absent) echoed in the response header.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rewardkit.integrations.openrlhf import openrlhf_response, samples_from_openrlhf
+from rewardkit.serving.batching import Closed, MicroBatcher, QueueFull, TooLarge
+from rewardkit.serving.metrics import CONTENT_TYPE_LATEST, ServerMetrics
+from rewardkit.types import Sample
+
+__all__ = ["ServerSettings", "create_app", "load_source"]
+
+_ENDPOINTS = {"/score": "score", "/get_reward": "get_reward", "/health": "health", "/metrics": "metrics"}
+_ENDPOINT_LIST = "POST /score, POST /get_reward, GET /health, GET /metrics"
+
+
+@dataclass
+class ServerSettings:
+    """Server limits and behaviour; every field has a ``rewardkit serve`` flag of the same name."""
+
+    api_key: str | None = field(default=None, repr=False)  # bearer token; None = no auth
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_queue: int = 4096  # items held (queued + being scored) before 429
+    max_batch: int = 64  # items per micro-batch
+    max_wait_ms: float = 5.0  # how long the oldest queued item may wait for company
+    workers: int | None = None  # process-pool size for cpu_heavy sources (default: CPU count)
+    concurrency: int = 4  # concurrent micro-batches for other sources
+    item_timeout: float = 60.0  # seconds a micro-batch may take before its items time out
+    fill: float = 0.0  # /get_reward only: reward sent for non-ok items (the protocol has no null)
+    shutdown_timeout: float = 30.0
+
+    def resolved_workers(self) -> int:
+        return self.workers if self.workers is not None else max(1, os.cpu_count() or 1)
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, detail: str, field: str | None = None,
+                 headers: dict[str, str] | None = None, reason: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.field, self.headers, self.reason = status, detail, field, headers, reason
+
+
+# -- request schemas --------------------------------------------------------------------------
+class SampleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str | list[dict[str, Any]] = ""
+    completion: str | list[dict[str, Any]]
+    reference: Any = None
+    id: str | int | None = None
+    group_id: str | int | None = None
+    steps: list[str] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    samples: list[SampleIn]
+    request_id: str | None = Field(default=None, max_length=200)
+    include_info: bool = True
+
+
+class GetRewardRequest(BaseModel):
+    """OpenRLHF's body. Unknown keys are ignored (its clients add fields over time)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    query: list[str]
+    prompts: list[str] | None = None
+    labels: list[Any] | None = None
+
+
+_TYPE_TAGS = {"str", "int", "float", "bool", "none", "list", "dict"}
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's union-branch tags (``str``, ``list[dict[str,any]]``) from an error location."""
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in _TYPE_TAGS or "[" in p)))
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    return out or "<body>"
+
+
+def _parse(model: type[BaseModel], body: bytes) -> Any:
+    if not body.strip():
+        raise HTTPError(400, "empty request body; expected a JSON object", reason="invalid")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as e:
+        errs = e.errors(include_url=False, include_input=False)
+        first = errs[0]
+        if first["type"] == "json_invalid":
+            raise HTTPError(400, f"malformed JSON: {first['msg']}", reason="invalid") from None
+        where = _loc(_clean_loc(first["loc"]))
+        by_field: dict[str, list[str]] = {}
+        for x in errs[:8]:  # a union field gives one error per alternative: join them
+            by_field.setdefault(_loc(_clean_loc(x["loc"])), []).append(x["msg"])
+        msg = "; ".join(f"{k}: {', or '.join(dict.fromkeys(v))}" for k, v in by_field.items())
+        raise HTTPError(422, msg, field=where, reason="invalid") from None
+
+
+def load_source(source: Any) -> Any:
+    """A reward source from a pipeline config (path, dict, `PipelineConfig`) or a source object."""
+    from rewardkit.config import PipelineConfig
+
+    if isinstance(source, (str, Path, dict, PipelineConfig)):
+        from rewardkit.pipeline import Pipeline
+
+        return Pipeline(source)
+    if not (hasattr(source, "score") and hasattr(source, "ascore")):
+        raise TypeError(f"expected a reward source or a pipeline config, got {type(source).__name__}")
+    return source
+
+
+class _RequestMetrics:
+    """Pure ASGI middleware: request counts and latency by endpoint and status code."""
+
+    def __init__(self, app: Any, metrics: ServerMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        endpoint = _ENDPOINTS.get(scope["path"], "other")
+        t0 = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.metrics.requests.labels(endpoint, str(status)).inc()
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - t0)
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS), status_code=status,
+                    headers=headers, media_type="application/json")
+
+
+def create_app(pipeline_or_config: Any, settings: ServerSettings | None = None) -> FastAPI:
+    """A FastAPI app serving ``pipeline_or_config`` (a source, or a config path/dict)."""
+    settings = settings or ServerSettings()
+    source = load_source(pipeline_or_config)
+    metrics = ServerMetrics()
+    batcher = MicroBatcher(
+        source, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms, max_queue=settings.max_queue,
+        item_timeout=settings.item_timeout, workers=settings.resolved_workers(),
+        concurrency=settings.concurrency, metrics=metrics,
+    )
+    components = list(getattr(source, "component_names", None) or [getattr(source, "name", "reward")])
+    api_key = settings.api_key.encode() if settings.api_key else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await batcher.start()
+        try:
+            yield
+        finally:
+            # uvicorn has already finished the in-flight requests; drain whatever is left.
+            await batcher.close(timeout=settings.shutdown_timeout)
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    app = FastAPI(title="rewardkit reward server", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    app.state.source = source
+    app.state.batcher = batcher
+    app.state.metrics = metrics
+    app.state.settings = settings
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def check_auth(request: Request) -> None:
+        if api_key is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_key):
+            raise HTTPError(401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                            headers={"WWW-Authenticate": "Bearer"}, reason="auth")
+
+    async def read_body(request: Request) -> bytes:
+        cap = settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                raise HTTPError(400, f"invalid Content-Length header {declared!r}", reason="invalid") from None
+            if size > cap:
+                raise HTTPError(413, f"request body of {size} bytes exceeds the limit of {cap} bytes "
+                                     "(max_body_bytes)", reason="too_large")
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > cap:
+                raise HTTPError(413, f"request body exceeds the limit of {cap} bytes (max_body_bytes)",
+                                reason="too_large")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def run(samples: list[Sample]) -> list[Any]:
+        try:
+            results = await batcher.submit(samples)
+        except QueueFull as e:
+            raise HTTPError(429, str(e), headers={"Retry-After": str(e.retry_after)}, reason="queue_full") from None
+        except TooLarge as e:
+            raise HTTPError(413, str(e), reason="too_large") from None
+        except Closed as e:
+            raise HTTPError(503, str(e), headers={"Retry-After": "5"}, reason="closing") from None
+        for r in results:
+            metrics.items.labels(r.status.value).inc()
+        return results
+
+    # -- error handlers --------------------------------------------------------------------------
+    @app.exception_handler(HTTPError)
+    async def _http_error(request: Request, exc: HTTPError) -> Response:
+        if exc.reason is not None:
+            metrics.rejected.labels(exc.reason).inc()
+        body: dict[str, Any] = {"detail": exc.detail}
+        if exc.field is not None:
+            body["field"] = exc.field
+        headers = dict(exc.headers or {})
+        rid = request.headers.get("x-request-id")
+        if rid:
+            headers["X-Request-ID"] = rid[:200]
+        return _json(body, exc.status, headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _not_found(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            detail = f"no endpoint {request.method} {request.url.path}; endpoints: {_ENDPOINT_LIST}"
+        elif exc.status_code == 405:
+            detail = f"method {request.method} not allowed on {request.url.path}; endpoints: {_ENDPOINT_LIST}"
+        else:
+            detail = str(exc.detail)
+        return _json({"detail": detail}, exc.status_code, dict(exc.headers or {}))
+
+    # -- endpoints -------------------------------------------------------------------------------
+    @app.post("/score")
+    async def score(request: Request) -> Response:
+        check_auth(request)
+        body = await read_body(request)
+        req: ScoreRequest = _parse(ScoreRequest, body)
+        rid = req.request_id or request.headers.get("x-request-id") or uuid.uuid4().hex
+        samples = [Sample(prompt=s.prompt, completion=s.completion, reference=s.reference, id=s.id,  # type: ignore[arg-type]
+                          group_id=s.group_id, steps=s.steps, metadata=s.metadata) for s in req.samples]
+        results = await run(samples)
+        out = []
+        counts: Counter[str] = Counter()
+        for i, (s, r) in enumerate(zip(samples, results, strict=True)):
+            d = r.to_dict()
+            if not req.include_info:
+                d.pop("info", None)
+            d["index"] = i
+            d["id"] = s.id
+            counts[d["status"]] += 1
+            out.append(d)
+        return _json({"request_id": rid, "results": out, "counts": dict(counts)}, headers={"X-Request-ID": rid[:200]})
+
+    @app.post("/get_reward")
+    async def get_reward(request: Request) -> Response:
+        check_auth(request)
+        body = await read_body(request)
+        req: GetRewardRequest = _parse(GetRewardRequest, body)
+        n = len(req.query)
+        for name in ("prompts", "labels"):
+            v = getattr(req, name)
+            if v is not None and len(v) != n:
+                raise HTTPError(422, f"{name} has {len(v)} items but query has {n}; they must match",
+                                field=name, reason="invalid")
+        samples = samples_from_openrlhf(req.query, req.prompts, req.labels)
+        results = await run(samples)
+        payload = openrlhf_response(results, components, fill=settings.fill)
+        # Rendered exactly as OpenRLHF's own reward server does (starlette JSONResponse).
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        return JSONResponse(payload, headers={"X-Request-ID": rid[:200]})
+
+    @app.get("/health")
+    async def health() -> Response:
+        status = "draining" if batcher.closing else "ok"
+        body = {
+            "status": status,
+            "source": repr(source),
+            "components": components,
+            "cpu_heavy": batcher.use_pool,
+            "slots": batcher.slots_n,
+            "queue_items": batcher.admitted,
+            "max_queue": settings.max_queue,
+        }
+        return _json(body, 503 if batcher.closing else 200)
+
+    @app.get("/metrics")
+    async def metrics_endpoint(request: Request) -> Response:
+        check_auth(request)
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(_RequestMetrics, metrics=metrics)
+    return app
+
+
+def render_openrlhf(payload: dict[str, Any]) -> bytes:
+    """The bytes starlette's JSONResponse (OpenRLHF's server) produces for ``payload``."""
+    return json.dumps(payload, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
