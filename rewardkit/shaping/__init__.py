@@ -12,6 +12,8 @@ for token tensors) plus config-registered batch transforms in `rewardkit.shaping
 - `kl`         k1 / k2 / k3 KL estimators, KL-in-reward, RTO dense reward   (torch)
 - `length`     LASER and DAPO overlong penalties
 - `placement`  step rewards onto tokens (end / spread / fill)
+- `filters`    PROF process-consistency rollout filter
+- `implicit`   implicit-PRM token/step rewards from log-ratios            (torch)
 
 Advantage estimators over ``[B, T]`` tensors live in `rewardkit.train.advantages`.
 This package is light on import: submodules and names load on first use (torch only for `kl`).
@@ -40,12 +42,15 @@ _LAZY = {
     "laser_reward": "length", "laser_difficulty": "length", "dapo_overlong_penalty": "length",
     # placement
     "steps_to_tokens": "placement", "place_steps": "placement", "step_tensors": "placement",
+    # filters / implicit PRM (torch)
+    "prof_filter": "filters", "prof_consistency": "filters",
+    "implicit_token_rewards": "implicit", "implicit_step_rewards": "implicit", "implicit_score": "implicit",
     # kl (torch)
     "approx_kl": "kl", "kl_penalized_rewards": "kl", "rto_token_rewards": "kl",
 }
 
 _SUBMODULES = {"process", "par", "normalize", "multi", "ensemble", "gates", "kl", "length", "placement",
-               "transforms"}
+               "transforms", "filters", "implicit"}
 
 __all__ = sorted(_LAZY)
 

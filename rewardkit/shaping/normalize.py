@@ -56,6 +56,11 @@ def _stats(x: np.ndarray, ok: np.ndarray, gi: np.ndarray, ng: int, ddof: int):
     return cnt, mean, np.sqrt(var)
 
 
+def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den`` with 0 where ``den == 0`` (a constant group with ``eps=0``: 0, not NaN)."""
+    return np.divide(num, den, out=np.zeros_like(num), where=den != 0)
+
+
 def group_normalize(
     scores: Any,
     group_ids: Sequence[Any] | None = None,
@@ -72,10 +77,10 @@ def group_normalize(
     cnt, mean, std = _stats(x, ok, gi, ng, ddof)
     out = x - mean[gi]
     if scale == "group":
-        out = out / (std[gi] + eps)
+        out = _safe_div(out, std[gi] + eps)
     elif scale == "batch":
         _, _, bstd = _stats(x, ok, np.zeros_like(gi), 1, ddof)
-        out = out / (bstd[0] + eps)
+        out = _safe_div(out, np.full_like(out, bstd[0] + eps))
     elif scale != "none":
         raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
     out = np.where(cnt[gi] > 1, out, 0.0)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rewardkit.alignment import DenseRewards, _ends, char_to_token, dense_rewards
+from rewardkit.alignment import DenseRewards, char_to_token, dense_rewards
 from rewardkit.types import RewardResult
 
 __all__ = ["steps_to_tokens", "place_steps", "step_tensors"]
@@ -87,11 +87,10 @@ def step_tensors(results: Sequence[RewardResult], offsets: Sequence[Sequence[tup
             continue
         valid[b] = True
         offs = list(offsets[b][:n])
-        ends = _ends(offs)
         for st in res.steps or ():
             if st.score is None:
                 continue
-            t = char_to_token(offs, st.end, ends)
+            t = char_to_token(offs, st.end)
             rew[b, t] += st.score
             smask[b, t] = True
     if backend == "numpy":

@@ -52,6 +52,8 @@ __all__ = [
     "prime_advantages",
     "fill_steps",
     "pav_advantages",
+    "progress_from_q",
+    "best_of_k_value",
 ]
 
 Tensor = torch.Tensor
@@ -121,6 +123,11 @@ def _group_stats(x: Tensor, w: Tensor, inv: Tensor, n: int, ddof: int) -> tuple[
     sq = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, inv, row_sq)
     std = torch.sqrt(sq / (cnt - ddof).clamp(min=1))
     return cnt, mean, std
+
+
+def _safe_div(num: Tensor, den: Tensor) -> Tensor:
+    """``num / den`` with 0 where ``den == 0`` (a constant group with ``eps=0``: 0, not NaN)."""
+    return torch.where(den == 0, torch.zeros((), dtype=num.dtype, device=num.device), num / den)
 
 
 def masked_mean(x: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
@@ -324,10 +331,10 @@ def group_normalize(
     cnt, mean, std = _group_stats(s, v, inv, n, ddof)
     centred = s - mean[inv]
     if scale == "group":
-        out = centred / (std[inv] + eps)
+        out = _safe_div(centred, std[inv] + eps)
     elif scale == "batch":
         _, _, bstd = _group_stats(s, v, torch.zeros_like(inv), 1, ddof)
-        out = centred / (bstd + eps)
+        out = _safe_div(centred, bstd + eps)
     elif scale == "none":
         out = centred
     else:
@@ -440,7 +447,7 @@ def grpo_process_advantages(
     w = sm & v[:, None]
     cnt, mean, std = _group_stats(r, w, inv, n, ddof)
     zero = torch.zeros((), dtype=r.dtype, device=r.device)
-    norm = torch.where(w, (r - mean[inv][:, None]) / (std[inv][:, None] + eps), zero)
+    norm = torch.where(w, _safe_div(r - mean[inv][:, None], std[inv][:, None] + eps), zero)
     norm = torch.where((cnt[inv] > 1)[:, None], norm, zero)
     return _finish(discounted_cumsum(norm, 1.0), m, v, invalid_value)
 
@@ -578,3 +585,17 @@ def pav_advantages(
         o = o[:, None]
     zero = torch.zeros((), dtype=p.dtype, device=p.device)
     return _finish(o + alpha * torch.where(m, p, zero), m, v, invalid_value)
+
+
+def progress_from_q(q: Tensor) -> Tensor:
+    """PAV progress ``A^μ_h = Q^μ_h − Q^μ_{h−1}`` from prover values after each prefix.
+
+    ``q[..., 0]`` is the value of the empty prefix. Shapes: ``[..., K+1]`` -> ``[..., K]``.
+    """
+    q = _float(q)
+    return q[..., 1:] - q[..., :-1]
+
+
+def best_of_k_value(q: Tensor | float, k: int) -> Tensor:
+    """Value of the Best-of-K(π) prover from the base policy's: ``1 − (1 − Q^π)^K``."""
+    return 1 - (1 - _float(q)) ** k
