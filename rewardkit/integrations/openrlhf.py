@@ -15,8 +15,8 @@ OpenRLHF asks for rewards in one of two ways (``--reward.remote_url``):
    math verifier, or ``numeric`` when that is not installed).
 
 Mapping to a `Sample`: ``completion = query[len(prompt):]`` when the query starts with the prompt
-(else the text after the prompt's first occurrence, else the whole query), ``prompt = prompt``,
-``reference = label``.
+(else the text after the prompt's first occurrence, else the whole query) with trailing
+end-of-turn tokens (``<|im_end|>``, ``</s>`` ...) removed, ``prompt = prompt``, ``reference = label``.
 
 The protocol has no "no score": items whose status is not ok are sent as ``fill`` (default 0.0;
 server flag ``--fill``, env ``REWARDKIT_FILL`` here), and ``extra_logs["reward/valid"]`` (1.0/0.0
@@ -28,6 +28,7 @@ it has none).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,14 +38,21 @@ from rewardkit.types import RewardResult, Sample
 __all__ = ["reward_func", "samples_from_openrlhf", "openrlhf_response", "split_query"]
 
 
+# End-of-turn markers left at the end of the response, since OpenRLHF decodes with
+# skip_special_tokens=False: <|im_end|>, <|endoftext|>, <|eot_id|>, </s>, <｜end▁of▁sentence｜> ...
+_TRAILING_SPECIAL = re.compile(r"(?:\s*(?:<\|[^|<>\s]{1,40}\|>|</s>|<｜[^｜<>]{1,40}｜>))+\s*$")
+
+
 def split_query(query: str, prompt: str | None) -> str:
-    """The response part of an OpenRLHF ``query`` (prompt + response)."""
-    if not prompt:
-        return query
-    if query.startswith(prompt):
-        return query[len(prompt):]
-    i = query.find(prompt)
-    return query[i + len(prompt):] if i >= 0 else query
+    """The response part of an OpenRLHF ``query`` (prompt + response), end-of-turn tokens removed."""
+    if prompt:
+        if query.startswith(prompt):
+            query = query[len(prompt):]
+        else:
+            i = query.find(prompt)
+            if i >= 0:
+                query = query[i + len(prompt):]
+    return _TRAILING_SPECIAL.sub("", query)
 
 
 def samples_from_openrlhf(queries: Sequence[str], prompts: Sequence[str] | None = None,
