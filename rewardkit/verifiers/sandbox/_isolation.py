@@ -296,15 +296,25 @@ class PidsCgroup:
             pass
 
 
+REAPED: dict[int, tuple[int, object]] = {}  # pid -> (wait status, rusage) of reaped children
+
+
 def reap_children() -> None:
-    """Reap every exited child (we are a subreaper, so orphans of runs end up here)."""
+    """Reap every exited child (we are a subreaper, so orphans of runs end up here).
+
+    Statuses are kept in ``REAPED`` so the supervisor still learns how a run's main process
+    ended when it was reaped here first.
+    """
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, status, ru = os.wait3(os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        REAPED[pid] = (status, ru)
+        if len(REAPED) > 10000:
+            REAPED.clear()
 
 
 def kill_uid(uid: int) -> None:

@@ -227,10 +227,14 @@ class Worker:
         if not exited or status != "ok":
             self._kill_all(pid)
         if wait_status is None:
-            _, wait_status, rusage = os.wait4(pid, 0)
+            if pid in _isolation.REAPED:
+                wait_status, rusage = _isolation.REAPED.pop(pid)
+            else:
+                _, wait_status, rusage = os.wait4(pid, 0)
         # the main process is gone: everything else it left behind goes too
         self._kill_all(pid)
         _isolation.reap_children()
+        _isolation.REAPED.clear()
         end = time.monotonic() + 1.0
         while open_fds and time.monotonic() < end:  # write ends are closed now: read to EOF
             for fd in list(open_fds):

@@ -154,7 +154,7 @@ class LocalSandbox:
         if missing_required:
             w.close()
             raise RuntimeError(f"required isolation layers unavailable: {missing_required} "
-                               f"(reasons: { {k: w.missing.get(k, '?') for k in missing_required} })")
+                               f"(reasons: { {k: w.missing.get(k, 'not enabled') for k in missing_required} })")
         with self._lock:
             self._all.add(w)
             if self._info is None:
