@@ -214,7 +214,7 @@ class MicroBatcher:
             self.metrics.queue_items.set(self._admitted)
         self._pending.extend(parts)
         self._wakeup.set()
-        return await asyncio.shield(job.future)
+        return await job.future  # if the client goes away the future is cancelled; results are dropped
 
     # -- dispatch --------------------------------------------------------------------------------
     async def _next_part(self) -> _Part:
