@@ -317,8 +317,10 @@ class CodeReward(BaseRewardSource):
             r = ev["units"].get("check")
             if r not in (None, "done"):
                 info["check_error"] = r
-        if run.status == "timeout" and "timeout" not in outcomes and not ev["end"]:
-            outcomes = [o if o != "not_run" else "timeout" for o in outcomes]
+        if run.status == "timeout":  # the first unfinished test hit the limit; later ones never ran
+            first = next((k for k, o in enumerate(outcomes) if o in ("timeout", "not_run")), None)
+            outcomes = [("timeout" if k == first else "not_run") if o in ("timeout", "not_run") else o
+                        for k, o in enumerate(outcomes)]
         return self._finish(outcomes, info, run)
 
     def _score_io(self, ref: dict[str, Any], runs: list[RunResult]) -> RewardResult:
