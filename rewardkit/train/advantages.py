@@ -167,36 +167,55 @@ def masked_whiten(
     """
     x = _float(x)
     m = _mask(mask, x.shape)
-    v = _valid(valid, x.shape[0], x.device)
-    sel = m & v[:, None]
-    mean = masked_mean(x, sel)
-    var = masked_var(x, sel, ddof=ddof)
-    if eps_mode == "clamp":
-        rstd = torch.rsqrt(var.clamp(min=eps))
-    elif eps_mode == "add":
-        rstd = torch.rsqrt(var + eps)
-    else:
+    v = _opt_valid(valid, x.shape[0], x.device)
+    sel = m if v is None else m & v[:, None]
+    nsel = ~sel
+    out = _whiten_owned(x.masked_fill(nsel, 0), sel, nsel, ddof=ddof, eps=eps, eps_mode=eps_mode,
+                        shift_mean=shift_mean)
+    if v is not None and invalid_value != 0:
+        out.masked_fill_(~v[:, None] & m, invalid_value)
+    return out
+
+
+def _whiten_owned(xz: Tensor, sel: Tensor, nsel: Tensor, *, ddof: int, eps: float, eps_mode: str,
+                  shift_mean: bool) -> Tensor:
+    """`masked_whiten` in place on a tensor we own that is 0 outside ``sel`` (two-pass: the mean,
+    then the norm of the centred values; no float32 cancellation)."""
+    if eps_mode not in ("clamp", "add"):
         raise ValueError(f"eps_mode must be 'clamp' or 'add', got {eps_mode!r}")
-    out = (x - mean) * rstd
+    n = torch.count_nonzero(sel).to(torch.float64)
+    mean = (xz.sum().to(torch.float64) / n.clamp(min=1)).to(xz.dtype)
+    xz.sub_(mean).masked_fill_(nsel, 0)
+    var = torch.linalg.vector_norm(xz).to(torch.float64) ** 2 / (n - ddof).clamp(min=1)
+    var = var.clamp(min=eps) if eps_mode == "clamp" else var + eps
+    xz.mul_(torch.rsqrt(var).to(xz.dtype))
     if not shift_mean:
-        out = out + mean
-    return _finish(out, m, v, invalid_value)
+        xz.add_(mean).masked_fill_(nsel, 0)
+    return xz
 
 
-def _finish(adv: Tensor, mask: Tensor, valid: Tensor, invalid_value: float) -> Tensor:
-    """Exactly 0 outside the mask; ``invalid_value`` on the valid tokens of invalid rows."""
-    zero = torch.zeros((), dtype=adv.dtype, device=adv.device)
-    fill = torch.full((), invalid_value, dtype=adv.dtype, device=adv.device)
-    adv = torch.where(valid[:, None], adv, fill)
-    return torch.where(mask, adv, zero)
+def _finish(adv: Tensor, mask: Tensor, valid: Tensor | None, invalid_value: float) -> Tensor:
+    """Exactly 0 outside the mask; ``invalid_value`` on the valid tokens of invalid rows.
+
+    Updates ``adv`` in place: callers pass a tensor they created. ``valid=None`` means every row
+    is valid (one pass saved). (``masked_fill_`` is the cheapest masking op on CPU.)
+    """
+    if valid is not None:
+        adv.masked_fill_(~valid[:, None], invalid_value)
+    return adv.masked_fill_(~mask, 0)
+
+
+def _opt_valid(valid: Tensor | None, B: int, device: torch.device) -> Tensor | None:
+    """``valid`` as a bool tensor, or None when it is not given (all rows valid)."""
+    return None if valid is None else _valid(valid, B, device)
 
 
 def last_token_index(mask: Tensor) -> Tensor:
     """Index of the last True position of each row of ``mask`` ``[B, T]`` (-1 for an empty row)."""
     m = mask.to(torch.bool)
-    T = m.shape[-1]
-    idx = T - 1 - m.flip(-1).to(torch.uint8).argmax(-1)
-    return torch.where(m.any(-1), idx, torch.full_like(idx, -1))
+    u = m.view(torch.uint8)
+    idx = m.shape[-1] - 1 - u.flip(-1).argmax(-1)
+    return torch.where(u.amax(-1) > 0, idx, torch.full_like(idx, -1))
 
 
 def place_on_last_token(scores: Tensor, mask: Tensor, valid: Tensor | None = None) -> Tensor:
@@ -206,50 +225,55 @@ def place_on_last_token(scores: Tensor, mask: Tensor, valid: Tensor | None = Non
     """
     m = _mask(mask, mask.shape)
     s = _float(scores)
-    v = _valid(valid, m.shape[0], m.device) & m.any(-1)
-    out = torch.zeros(m.shape, dtype=s.dtype, device=m.device)
-    idx = last_token_index(m).clamp(min=0)
-    src = torch.where(v, s, torch.zeros((), dtype=s.dtype, device=s.device))
-    return out.scatter_(1, idx[:, None], src[:, None])
+    return _add_on_last_token(torch.zeros(m.shape, dtype=s.dtype, device=m.device), s, m,
+                              _opt_valid(valid, m.shape[0], m.device))
+
+
+def _add_on_last_token(out: Tensor, s: Tensor, m: Tensor, v: Tensor | None) -> Tensor:
+    idx = last_token_index(m)
+    ok = idx >= 0 if v is None else (idx >= 0) & v
+    src = torch.where(ok, s.to(out.dtype), torch.zeros((), dtype=out.dtype, device=out.device))
+    return out.scatter_add_(1, idx.clamp(min=0)[:, None], src[:, None])
 
 
 # --------------------------------------------------------------------------------------------
 # discounted sums
 # --------------------------------------------------------------------------------------------
-def discounted_cumsum(x: Tensor, discount: float, block: int = 64) -> Tensor:
+def discounted_cumsum(x: Tensor, discount: float, block: int = 32) -> Tensor:
     """Reverse discounted cumulative sum along the last dimension: ``y_t = Σ_{s≥t} c^{s-t} x_s``.
 
-    Vectorised over the batch and over time: ``c = 1`` is a reversed ``cumsum``; otherwise the time
-    axis is cut into blocks of ``block`` tokens, each block is solved with one matmul against the
-    ``[block, block]`` matrix ``c^{s-t}·1[s≥t]`` and the blocks are chained by the same function
-    applied (recursively) to the block-start values with factor ``c^block``. No powers of ``c``
-    are ever divided, so it is stable for any ``0 ≤ c ≤ 1`` and any length.
+    Vectorised over the batch *and* over time: the time axis is cut into blocks of ``block``
+    tokens, each block is solved with one matmul against the ``[block, block]`` matrix
+    ``c^{s-t}·1[s≥t]``, and the blocks are chained by the same function applied (recursively) to
+    the block-start values with factor ``c^block``. Powers of ``c`` are never divided, so it is
+    stable for any ``0 ≤ c ≤ 1`` and any length. (A reversed ``cumsum`` is slower on CPU.)
 
-    Shapes: x ``[..., T]`` -> ``[..., T]``.
+    Shapes: x ``[..., T]`` -> ``[..., T]`` (a new tensor; ``x`` is not modified).
     """
     if not 0.0 <= discount <= 1.0:
         raise ValueError(f"discount must be in [0, 1], got {discount}")
     T = x.shape[-1]
-    if T == 0 or discount == 0.0:
+    if T == 0 or discount == 0.0 or x.numel() == 0:
         return x.clone()
-    if discount == 1.0:
-        return x.flip(-1).cumsum(-1).flip(-1)
     lead = x.shape[:-1]
     x2 = x.reshape(-1, T)
     L = min(block, T)
     pad = (-T) % L
     xp = F.pad(x2, (0, pad)) if pad else x2
     nb = xp.shape[-1] // L
-    idx = torch.arange(L, device=x.device)
-    e = (idx[None, :] - idx[:, None]).to(x.dtype)  # e[t, s] = s - t
     c = torch.tensor(discount, dtype=x.dtype, device=x.device)
+    idx = torch.arange(L, device=x.device)
+    e = (idx[:, None] - idx[None, :]).to(x.dtype)  # e[s, t] = s - t
     M = torch.where(e >= 0, c ** e.clamp(min=0), torch.zeros((), dtype=x.dtype, device=x.device))
-    local = xp.reshape(-1, nb, L) @ M.T  # local[b, j, t] = Σ_{s≥t in block j} c^{s-t} x_s
+    local = (xp.reshape(-1, L) @ M).view(-1, nb, L)  # Σ_{s≥t in the block} c^{s-t} x_s
     if nb > 1:
-        start = discounted_cumsum(local[:, :, 0], discount**L, block)  # y at each block start
+        start = discounted_cumsum(local[:, :, 0].contiguous(), discount**L, block)  # y at block starts
         nxt = F.pad(start[:, 1:], (0, 1))  # y at the start of the next block
-        local = local + nxt[:, :, None] * c ** (L - idx).to(x.dtype)
-    return local.reshape(-1, nb * L)[:, :T].reshape(*lead, T)
+        local.addcmul_(nxt[:, :, None], c ** (L - idx).to(x.dtype))
+    out = local.view(-1, nb * L)
+    if pad:
+        out = out[:, :T]
+    return out.reshape(*lead, T)
 
 
 def discounted_returns(rewards: Tensor, mask: Tensor, gamma: float = 1.0) -> Tensor:
@@ -291,14 +315,17 @@ def gae_advantages(
     r = _float(rewards)
     V = _float(values, r).to(r.dtype)
     m = _mask(mask, r.shape)
-    v = _valid(valid, r.shape[0], r.device)
-    zero = torch.zeros((), dtype=r.dtype, device=r.device)
-    r = torch.where(m, r, zero)
-    V = torch.where(m, V, zero)
-    v_next = F.pad(V[:, 1:], (0, 1))
-    delta = r + gamma * v_next - V
-    adv = _finish(discounted_cumsum(delta, gamma * lam), m, v, invalid_value)
-    returns = torch.where(m, adv + V, zero)
+    v = _opt_valid(valid, r.shape[0], r.device)
+    nm = ~m
+    V = V.masked_fill(nm, 0)
+    delta = r.masked_fill(nm, 0).sub_(V)  # r_t − V_t   (fresh tensor, safe to update in place)
+    delta[:, :-1].add_(V[:, 1:], alpha=gamma)  # + γ V_{t+1}  (V is 0 after the last valid token)
+    adv = discounted_cumsum(delta, gamma * lam).masked_fill_(nm, 0)  # (before a left-padded response)
+    if v is not None:
+        adv.masked_fill_(~v[:, None], 0)
+    returns = adv + V
+    if v is not None and invalid_value != 0:
+        adv.masked_fill_(~v[:, None] & m, invalid_value)
     return adv, returns
 
 
@@ -343,8 +370,9 @@ def group_normalize(
     return torch.where(v, out, torch.full((), invalid_value, dtype=s.dtype, device=s.device))
 
 
-def _broadcast(seq_adv: Tensor, mask: Tensor, valid: Tensor, invalid_value: float) -> Tensor:
-    return _finish(seq_adv[:, None].expand(mask.shape), mask, valid, invalid_value)
+def _broadcast(seq_adv: Tensor, mask: Tensor) -> Tensor:
+    """Sequence advantages ``[B]`` (invalid rows already filled) on every valid token."""
+    return seq_adv[:, None].expand(mask.shape).masked_fill(~mask, 0)
 
 
 def grpo_outcome_advantages(
@@ -364,10 +392,9 @@ def grpo_outcome_advantages(
     Shapes: scores ``[B]``, mask ``[B, T]`` -> ``[B, T]``.
     """
     m = _mask(mask, mask.shape)
-    v = _valid(valid, m.shape[0], m.device)
-    a = group_normalize(scores, group_size=group_size, group_ids=group_ids, valid=v, scale=scale,
+    a = group_normalize(scores, group_size=group_size, group_ids=group_ids, valid=valid, scale=scale,
                         ddof=ddof, eps=eps, invalid_value=invalid_value)
-    return _broadcast(a, m, v, invalid_value)
+    return _broadcast(a, m)
 
 
 def dr_grpo_advantages(
@@ -407,7 +434,8 @@ def rloo_advantages(
     m = _mask(mask, (s.shape[0], mask.shape[-1]))
     v = _valid(valid, s.shape[0], s.device)
     a = _rloo_seq(s, v, group_size, group_ids)
-    return _broadcast(a, m, v, invalid_value)
+    a = torch.where(v, a, torch.full((), invalid_value, dtype=s.dtype, device=s.device))
+    return _broadcast(a, m)
 
 
 def _rloo_seq(s: Tensor, v: Tensor, group_size: int | None, group_ids: Tensor | None) -> Tensor:
@@ -441,14 +469,18 @@ def grpo_process_advantages(
     """
     r = _float(step_rewards)
     m = _mask(mask, r.shape)
-    sm = _mask(step_mask, r.shape) & m
-    v = _valid(valid, r.shape[0], r.device)
+    v = _opt_valid(valid, r.shape[0], r.device)
+    w = _mask(step_mask, r.shape) & m
+    if v is not None:
+        w &= v[:, None]
     inv, n = _group_index(r.shape[0], group_size, group_ids, r.device)
-    w = sm & v[:, None]
-    cnt, mean, std = _group_stats(r, w, inv, n, ddof)
-    zero = torch.zeros((), dtype=r.dtype, device=r.device)
-    norm = torch.where(w, _safe_div(r - mean[inv][:, None], std[inv][:, None] + eps), zero)
-    norm = torch.where((cnt[inv] > 1)[:, None], norm, zero)
+    rows, cols = w.nonzero(as_tuple=True)  # step ends are sparse: work on the K_total entries
+    vals = r[rows, cols]
+    ginv = inv[rows]
+    cnt, mean, std = _group_stats(vals, torch.ones_like(vals, dtype=torch.bool), ginv, n, ddof)
+    z = _safe_div(vals - mean[ginv], std[ginv] + eps)
+    z = torch.where(cnt[ginv] > 1, z, torch.zeros((), dtype=r.dtype, device=r.device))
+    norm = torch.zeros_like(r).index_put_((rows, cols), z)
     return _finish(discounted_cumsum(norm, 1.0), m, v, invalid_value)
 
 
@@ -482,19 +514,25 @@ def reinforce_pp_advantages(
     """
     s = _float(scores)
     m = _mask(mask, (s.shape[0], mask.shape[-1]))
-    v = _valid(valid, s.shape[0], s.device)
+    v = _opt_valid(valid, s.shape[0], s.device)
+    sel = m if v is None else m & v[:, None]  # tokens of usable rows
     if baseline == "group_mean":
         s = group_normalize(s, group_size=group_size, group_ids=group_ids, valid=v, scale="none")
         gamma = 1.0
     elif baseline != "none":
         raise ValueError(f"baseline must be 'none' or 'group_mean', got {baseline!r}")
-    r = place_on_last_token(s, m, v)
+    nsel = ~sel
     if kl is not None and kl_coef:
-        k = _float(kl, r).to(r.dtype)
-        r = r - kl_coef * torch.where(m, k, torch.zeros((), dtype=r.dtype, device=r.device))
-    returns = _finish(discounted_returns(r, m, gamma), m, v, 0.0)
-    adv = masked_whiten(returns, m, v, eps=eps, invalid_value=invalid_value) if whiten else \
-        _finish(returns, m, v, invalid_value)
+        r = _float(kl, s).to(s.dtype).masked_fill(nsel, 0).mul_(-kl_coef)
+    else:
+        r = torch.zeros(m.shape, dtype=s.dtype, device=m.device)
+    r = _add_on_last_token(r, s, m, v)
+    returns = discounted_cumsum(r, gamma).masked_fill_(nsel, 0)  # (before a left-padded response)
+    adv = returns.clone()
+    if whiten:
+        adv = _whiten_owned(adv, sel, nsel, eps=eps, ddof=0, eps_mode="clamp", shift_mean=True)
+    if v is not None and invalid_value != 0:
+        adv.masked_fill_(~v[:, None] & m, invalid_value)
     return adv, returns
 
 

@@ -314,3 +314,31 @@ def test_shape_errors_are_clear():
         A.gae_advantages(torch.zeros(2, 3), torch.zeros(2, 3), torch.ones(2, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="discount"):
         A.discounted_cumsum(torch.zeros(2, 3), 1.5)
+
+
+def test_left_padding_gives_the_same_advantages_as_right_padding():
+    g = torch.Generator().manual_seed(3)
+    n, T = 5, 9
+    r, V, k = (torch.randn(2, n, generator=g, dtype=T64) for _ in range(3))
+    s = t([1.0, 0.0])
+
+    def padded(x, left):
+        z = torch.full((2, T), float("nan"), dtype=T64)
+        if left:
+            z[:, T - n:] = x
+        else:
+            z[:, :n] = x
+        return z
+
+    right_m = torch.arange(T)[None].expand(2, T) < n
+    left_m = torch.arange(T)[None].expand(2, T) >= T - n
+    for left, m in ((False, right_m), (True, left_m)):
+        adv, ret = A.gae_advantages(padded(r, left), padded(V, left), m, gamma=0.9, lam=0.8)
+        rpp, _ = A.reinforce_pp_advantages(s, m, kl=padded(k, left), kl_coef=0.1)
+        sl = slice(T - n, T) if left else slice(0, n)
+        if not left:
+            base = (adv[:, sl], ret[:, sl], rpp[:, sl])
+        else:
+            for got, want in zip((adv[:, sl], ret[:, sl], rpp[:, sl]), base, strict=True):
+                close(got, want, 1e-12)
+        assert adv[~m].eq(0).all() and ret[~m].eq(0).all() and rpp[~m].eq(0).all()
