@@ -38,6 +38,7 @@ returns per-test 0/1: no timeout/syntax distinction and no nonce protection).
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import secrets
 from collections.abc import Sequence
@@ -256,10 +257,7 @@ class CodeReward(BaseRewardSource):
     def _units(mode: str, ref: dict[str, Any]) -> list[str]:
         if mode == "asserts":
             return [f"test_{i}" for i in range(len(ref["tests"]))]
-        try:
-            return _harness.count_units({"mode": "check", "test": ref["test"]})
-        except SyntaxError:
-            return ["check"]
+        return list(_check_units(ref["test"]))
 
     def _finish(self, outcomes: list[str], info: dict[str, Any], run: RunResult | None) -> RewardResult:
         p: CodeParams = self.params  # type: ignore[assignment]
@@ -358,6 +356,15 @@ class CodeReward(BaseRewardSource):
                 continue
             outcomes = ["pass" if r else "fail" for r in out]
             results[i] = self._finish(outcomes, {"mode": mode, "sandbox": {"backend": "test_program"}}, None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_units(test: str) -> tuple[str, ...]:
+    """Test ids of a ``check(candidate)`` test (cached: a GRPO group shares its tests)."""
+    try:
+        return tuple(_harness.count_units({"mode": "check", "test": test}))
+    except (SyntaxError, ValueError):
+        return ("check",)
 
 
 def parse_report(report: str, nonce: str) -> dict[str, Any]:
