@@ -33,6 +33,18 @@ CASES: dict[str, tuple[dict, list[tuple[Sample, float | Status]]]] = {
         (Sample("q", "2 + 2 = 5\n\n5 * 3 = 15"), 0.0),
         (Sample("q", "no arithmetic here"), Status.NOT_APPLICABLE),
     ]),
+    "code": ({"timeout_s": 3, "workers": 1}, [
+        (Sample("q", "```python\ndef add(a, b):\n    return a + b\n```", reference={"tests": ["assert add(1, 2) == 3"]}), 1.0),
+        (Sample("q", "```python\ndef add(a, b):\n    return a - b\n```", reference={"tests": ["assert add(1, 2) == 3"]}), 0.0),
+        (Sample("q", "I would add them.", reference={"tests": ["assert add(1, 2) == 3"]}), Status.UNPARSEABLE),
+        (Sample("q", "x = 1", reference={"answer": "1"}), Status.NOT_APPLICABLE),
+    ]),
+    "sql": ({}, [
+        (Sample("q", "```sql\nSELECT b FROM t WHERE a > 1\n```",
+                reference={"sql": "SELECT b FROM t WHERE a >= 2", "schema": "CREATE TABLE t(a, b); INSERT INTO t VALUES (1, 'x'), (2, 'y');"}), 1.0),
+        (Sample("q", "SELECT b FROM t", reference={"sql": "SELECT b FROM t WHERE a >= 2", "schema": "CREATE TABLE t(a, b); INSERT INTO t VALUES (1, 'x'), (2, 'y');"}), 0.0),
+        (Sample("q", "", reference={"sql": "SELECT 1", "schema": "CREATE TABLE t(a)"}), Status.UNPARSEABLE),
+    ]),
     "regex": ({"pattern": r"<answer>.*</answer>"}, [
         (Sample("q", "<think>x</think><answer>1</answer>"), 1.0),
         (Sample("q", "1"), 0.0),
