@@ -63,6 +63,7 @@ _MATH_ENV_RX = re.compile(
 _NUMBER_RX = re.compile(
     r"(?<![A-Za-z0-9_.^/])-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?(?:/\d+(?![.,]\d))?|\.\d+)(?:\s*(?:%|percent\b))?"
 )
+_BROKEN_INLINE = re.compile(r"(?<![\\$])\$(?!\$)[^$]*\n[^$]*(?<!\\)\$|\\\((?:[^\\]|\\(?!\)))*\n(?:[^\\]|\\(?!\)))*\\\)")
 _CODE_RX = re.compile(r"__\w+__|\blambda\b|\bimport\b|\w\.\w+\(|\bopen\(|\bexec\(|\beval\(|\bglobals\(\)")
 _MATH_RUN = re.compile(r"(?:\\[a-zA-Z]+|[\d(){}\[\]^_+\-*/.=<>]|\s(?=[\d\\(]))+")
 _BREAKERS = frozenset(
@@ -97,7 +98,7 @@ def find_boxed_all(text: str) -> list[tuple[int, int, str]]:
             out.append((m.start(), close + 1, text[m.end():close]))
             pos = close + 1
         else:  # "\boxed 5"
-            rest = re.match(r"\s+([^\s$]+)", text[m.end():])
+            rest = re.match(r"\s*([^\s$]+)", text[m.end():])
             if rest:
                 out.append((m.start(), m.end() + rest.end(), rest.group(1).rstrip(".")))
             pos = m.end()
@@ -161,10 +162,8 @@ def _clean_phrase(s: str) -> str:
                 end = nxt.end()
             else:
                 break
-        lead = s[:first.start()].strip()
-        if not _PROSE_WORD.search(lead) or len(lead) <= 3:
-            return s[first.start():end].strip()
-        return s[first.start():end].strip()
+        run = [e for e in envs if e.start() >= first.start() and e.end() <= end]
+        return ", ".join(_env_content(e) for e in run)
     if re.search(r"(?:\$|\\\()\s*\n", s):
         return ""  # inline math may not span lines: "$ \n 9 \n $" is not an answer
     m = _STOP_WORDS.search(s)
@@ -235,13 +234,16 @@ def _is_bare(text: str) -> bool:
         return False
     if re.search(r"\?|(?<=[A-Za-z])!(?:\s|$)|:\s|\.\.|\.\s+[A-Z]", t):
         return False  # sentence punctuation: prose, not a bare answer
-    return _prose_count(t) <= 1
+    prose = _prose_count(t)
+    return prose == 0 or (prose == 1 and len(t.split()) <= 3)
 
 
 def _last_number(text: str) -> Extraction | None:
     if _CODE_RX.search(text):
         return None  # code, not an answer: never pick a number out of a payload
-    m = _last_match(_NUMBER_RX, text)
+    # inline math that spans lines is malformed: its numbers are not mined either
+    masked = _BROKEN_INLINE.sub(lambda b: " " * len(b.group(0)), text)
+    m = _last_match(_NUMBER_RX, masked)
     if m is None:
         return None
     return Extraction(m.group(0).strip(), "last_number", m.span())
@@ -289,7 +291,9 @@ def _extract(text: str, order: tuple[str, ...], last_number: bool) -> Extraction
             if "####" in text:
                 m = _last_match(_GSM8K_RX, text)
                 if m is not None and m.group(1).strip():
-                    got = Extraction(m.group(1).strip(), "gsm8k", m.span(1))
+                    num = re.match(r"\s*([-+]?\$?[\d,.]*\d(?:/\d+)?)(?=\s|$)", m.group(1))
+                    ans = num.group(1) if num else m.group(1).strip()
+                    got = Extraction(ans, "gsm8k", (m.start(1), m.start(1) + len(ans)))
         elif kind == "last_math":
             got = _last_math(text) if ("$" in text or "\\[" in text or "\\(" in text) else None
             if got is not None and last_number:

@@ -290,7 +290,7 @@ def _leaf(text: str, *, units: bool = True) -> Node:
     if not t:
         return Text(text.strip().casefold())
     if not pct:
-        bare = t.replace("\\", "").replace("{", " ").replace("}", " ")
+        bare = re.sub(r"\\(?!text)[a-zA-Z]+", " ", t).replace("\\", "").replace("{", " ").replace("}", " ")
         words = _WORDS_RX.findall(bare)
         if words and any(w.lower() not in _MATH_WORDS for w in words):
             return Text(" ".join(t.replace("\\text", "").split()).casefold())
