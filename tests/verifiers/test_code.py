@@ -195,3 +195,18 @@ def test_shared_code_cases(code_reward, shared_data):
     assert by_id["verl:sandbox_fusion:CODE_TIMEOUT"].status is Status.TIMEOUT
     assert by_id["verl:sandbox_fusion:CODE_RUNTIME_ERROR"].info["tests"] == ["runtime_error"]
     assert by_id["humaneval_example:1"].status is Status.TIMEOUT  # sleep(10)
+
+
+@needs_linux
+def test_usable_from_a_pipeline_config():
+    from rewardkit.pipeline import Pipeline
+
+    pipe = Pipeline({"rewards": [{"type": "code", "name": "unit_tests", "weight": 1.0, "timeout_s": 3, "workers": 1},
+                                 {"type": "sql", "weight": 1.0}]})
+    res = pipe.score([
+        Sample(prompt="", completion=fenced("def add(a, b):\n    return a + b"), reference=ADD_TESTS),
+        Sample(prompt="", completion="SELECT 1", reference={"sql": "SELECT 1", "schema": "CREATE TABLE t(a)"}),
+    ])
+    assert [r.score for r in res] == [1.0, 1.0]
+    assert res[0].components["unit_tests"] == 1.0 and res[1].components["sql"] == 1.0
+    pipe.close()
