@@ -50,6 +50,8 @@ _BUILTIN_TRANSFORMS: dict[str, str] = {
     "multi_reward": "rewardkit.shaping.transforms:MultiReward",
     "ensemble": "rewardkit.shaping.transforms:Ensemble",
     "gate": "rewardkit.shaping.transforms:Gate",
+    "dapo_overlong": "rewardkit.shaping.transforms:DapoOverlong",
+    "laser_bonus": "rewardkit.shaping.transforms:LaserBonus",
 }
 
 _SOURCES: dict[str, Any] = dict(_BUILTIN_SOURCES)

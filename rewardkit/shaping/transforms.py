@@ -55,6 +55,8 @@ __all__ = [
     "MultiReward",
     "Ensemble",
     "Gate",
+    "DapoOverlong",
+    "LaserBonus",
 ]
 
 GroupBy = Literal["group_id", "prompt", "batch"]
@@ -464,4 +466,74 @@ class Gate(BaseTransform):
                 out.append(self._error(r, f"gate: component {p.component!r} has no score"))
             else:
                 out.append(self._shaped(r, float(x), gate_passed=bool(gv >= p.min)))
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# length
+# --------------------------------------------------------------------------------------------
+class LengthParams(TransformParams):
+    length_key: str = "num_tokens"  # Sample.metadata[key]: response length in policy tokens
+
+
+def _lengths(samples: Sequence[Sample], key: str) -> np.ndarray:
+    return np.array([float(s.metadata[key]) if s.metadata.get(key) is not None else np.nan for s in samples])
+
+
+class OverlongParams(LengthParams):
+    max_len: int = 20480
+    cache_len: int = 4096
+
+
+@register_transform("dapo_overlong")
+class DapoOverlong(BaseTransform):
+    """Adds DAPO's soft overlong penalty (0 → −1 over the last ``cache_len`` tokens before
+    ``max_len``). The length is read from ``Sample.metadata[length_key]``; without it -> ``error``."""
+
+    Params = OverlongParams
+
+    def apply(self, samples, results):
+        from rewardkit.shaping.length import dapo_overlong_penalty
+
+        p: OverlongParams = self.params  # type: ignore[assignment]
+        L = _lengths(samples, p.length_key)
+        out = []
+        for r, n in zip(results, L, strict=True):
+            if not r.is_ok:
+                out.append(r)
+            elif not np.isfinite(n):
+                out.append(self._error(r, f"dapo_overlong: sample has no metadata[{p.length_key!r}]"))
+            else:
+                pen = float(dapo_overlong_penalty(n, p.max_len, p.cache_len))
+                out.append(self._shaped(r, r.score + pen, overlong_penalty=pen))
+        return out
+
+
+class LaserParams(LengthParams):
+    gate: str  # component that must reach ``gate_min`` (correctness)
+    gate_min: float = 1.0
+    target: int
+    alpha: float = 0.5
+
+
+@register_transform("laser_bonus")
+class LaserBonus(BaseTransform):
+    """LASER's length term: ``+α`` when the gate component (correctness) passes and the response has
+    at most ``target`` tokens. (LASER-D: choose ``target`` per difficulty bucket upstream.)"""
+
+    Params = LaserParams
+
+    def apply(self, samples, results):
+        p: LaserParams = self.params  # type: ignore[assignment]
+        L = _lengths(samples, p.length_key)
+        g = _components(results, [p.gate])[:, 0]
+        out = []
+        for r, n, gv in zip(results, L, g, strict=True):
+            if not r.is_ok:
+                out.append(r)
+            elif not np.isfinite(n) or not np.isfinite(gv):
+                out.append(self._error(r, f"laser_bonus: missing length or component {p.gate!r}"))
+            else:
+                bonus = p.alpha if (gv >= p.gate_min and n <= p.target) else 0.0
+                out.append(self._shaped(r, r.score + bonus, length_bonus=bonus))
         return out

@@ -48,7 +48,7 @@ def samples(scores, group_size=4, key="a", **meta):
 
 def test_all_transforms_registered_and_buildable():
     names = {"group_normalize", "batch_normalize", "leave_one_out", "running_normalize", "process_shaping", "par",
-             "rm_shaping", "multi_reward", "ensemble", "gate"}
+             "rm_shaping", "multi_reward", "ensemble", "gate", "dapo_overlong", "laser_bonus"}
     assert names <= set(list_transforms())
     for n in names:
         assert issubclass(get_transform_class(n), BaseTransform)
@@ -168,3 +168,15 @@ def test_process_shaping_leaves_failed_and_stepless_results():
     plain = RewardResult.ok(1.0)
     out = t(samples([0, 0]), [fail, plain])
     assert out[0] is fail and out[1] is plain
+
+
+def test_length_transforms():
+    ss = [Sample("p", "x", metadata={"num_tokens": n}) for n in (16384, 18432, 30000)] + [Sample("p", "y")]
+    out = build_transform("dapo_overlong")(ss, [RewardResult.ok(1.0)] * 4)
+    assert [o.score for o in out[:3]] == [1.0, 0.5, 0.0]
+    assert out[3].status is Status.ERROR
+    lb = build_transform("laser_bonus", gate="correct", target=4096)
+    ss = [Sample("p", "x", metadata={"num_tokens": n}) for n in (3000, 5000, 2000)]
+    res = [RewardResult.ok(1.0, components={"correct": 1.0}), RewardResult.ok(1.0, components={"correct": 1.0}),
+           RewardResult.ok(-0.5, components={"correct": 0.0})]
+    assert [o.score for o in lb(ss, res)] == [1.5, 1.0, -0.5]  # the LASER worked example
