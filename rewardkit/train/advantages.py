@@ -183,10 +183,12 @@ def _whiten_owned(xz: Tensor, sel: Tensor, nsel: Tensor, *, ddof: int, eps: floa
     then the norm of the centred values; no float32 cancellation)."""
     if eps_mode not in ("clamp", "add"):
         raise ValueError(f"eps_mode must be 'clamp' or 'add', got {eps_mode!r}")
+    # per-row reductions in the input dtype, then the [B] partials summed in float64: as accurate
+    # as a float64 reduction and much faster on CPU
     n = torch.count_nonzero(sel).to(torch.float64)
-    mean = (xz.sum().to(torch.float64) / n.clamp(min=1)).to(xz.dtype)
+    mean = (xz.sum(-1).to(torch.float64).sum() / n.clamp(min=1)).to(xz.dtype)
     xz.sub_(mean).masked_fill_(nsel, 0)
-    var = torch.linalg.vector_norm(xz).to(torch.float64) ** 2 / (n - ddof).clamp(min=1)
+    var = (torch.linalg.vector_norm(xz, dim=-1).to(torch.float64) ** 2).sum() / (n - ddof).clamp(min=1)
     var = var.clamp(min=eps) if eps_mode == "clamp" else var + eps
     xz.mul_(torch.rsqrt(var).to(xz.dtype))
     if not shift_mean:
