@@ -124,3 +124,22 @@ def test_required_layer_missing_fails_closed():
     with pytest.raises(RuntimeError, match="netns"):
         sb.setup()
     sb.close()
+
+
+def test_minimal_layers_still_kill_daemonised_children():
+    """With no namespaces, no setuid and no cgroup, the worker (a child subreaper) kills its whole
+    process tree after a run, including children that left the process group."""
+    code = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            "        print('bg', os.getpid(), flush=True)\n        time.sleep(30)\n    os._exit(0)\n"
+            "time.sleep(0.2)\nprint('main done')")
+    with LocalSandbox(workers=1, limits=LIM, layers=()) as sb:
+        assert not {"setuid", "pids_cgroup", "netns"} & set(sb.info()["layers"])
+        r = sb.run(Job(code=code))
+        assert "main done" in r.stdout
+        bg = int(r.stdout.split("bg ", 1)[1].split()[0])
+        time.sleep(0.2)
+        state = None
+        if os.path.exists(f"/proc/{bg}/stat"):
+            state = open(f"/proc/{bg}/stat").read().rsplit(")", 1)[1].split()[0]
+        assert state in (None, "Z", "X"), f"background process {bg} still running"
+        assert sb.run(Job(code="print(2)")).stdout == "2\n"

@@ -317,6 +317,46 @@ def reap_children() -> None:
             REAPED.clear()
 
 
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(b")", 1)[1].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def kill_descendants(root: int, deadline_s: float = 2.0) -> None:
+    """SIGKILL every descendant of ``root`` (fallback without cgroup or setuid).
+
+    The worker is a child subreaper, so processes that daemonise (double fork + setsid) are
+    re-parented to it and stay in its tree.
+    """
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        kids = _children_map()
+        todo, found = list(kids.get(root, [])), []
+        while todo:
+            p = todo.pop()
+            found.append(p)
+            todo.extend(kids.get(p, []))
+        if not found:
+            return
+        for p in found:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        reap_children()
+        time.sleep(0.001)
+
+
 def kill_uid(uid: int) -> None:
     """Kill every process of ``uid`` (fallback when no cgroup): kill(-1) from a helper with that uid."""
     pid = os.fork()

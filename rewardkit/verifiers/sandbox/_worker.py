@@ -160,6 +160,8 @@ class Worker:
             self.cgroup.kill_all()
         elif self.uid is not None:
             _isolation.kill_uid(self.uid)
+        else:  # no cgroup, no uid of our own: everything below us in the process tree
+            _isolation.kill_descendants(os.getpid())
 
     def _supervise(self, pid, job, t0, out_r, err_r, rep_r, sync_r) -> dict:
         lim = job["limits"]
