@@ -374,7 +374,7 @@ def group_normalize(
 
 def _broadcast(seq_adv: Tensor, mask: Tensor) -> Tensor:
     """Sequence advantages ``[B]`` (invalid rows already filled) on every valid token."""
-    return seq_adv[:, None].expand(mask.shape).masked_fill(~mask, 0)
+    return torch.where(mask, seq_adv[:, None], torch.zeros((), dtype=seq_adv.dtype, device=seq_adv.device))
 
 
 def grpo_outcome_advantages(
