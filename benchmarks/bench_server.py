@@ -35,6 +35,27 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+class MathVerifyDirect:
+    """The peer's exact check (Math-Verify ``parse``/``verify``) as a rewardkit source, to separate
+    what the server adds from what the ``math`` verifier adds (``--source math_verify``)."""
+
+    cpu_heavy = True  # process pool: Math-Verify's signal-based timeouts need a main thread
+
+    def __init__(self, name: str = "math_verify") -> None:
+        self.name = name
+
+    def score(self, samples):
+        from math_verify import parse, verify
+
+        from rewardkit.types import RewardResult
+
+        ref = [parse("$" + str(s.reference) + "$") for s in samples]
+        return [RewardResult.ok(1.0 if verify(g, parse(s.completion)) else 0.0) for g, s in zip(ref, samples, strict=True)]
+
+    async def ascore(self, samples):
+        return self.score(samples)
+
+
 BASELINE = '''
 import sys
 import uvicorn
@@ -158,7 +179,8 @@ def run_load(port: int, bodies: list[bytes], concurrency: int) -> dict:
 
 
 def start(cmd: list[str], port: int, env: dict | None = None) -> subprocess.Popen:
-    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **(env or {})},
+    pythonpath = os.pathsep.join([str(REPO / "benchmarks"), str(REPO), os.environ.get("PYTHONPATH", "")])
+    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": pythonpath, **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_ready(port, proc)
     return proc
@@ -190,7 +212,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--items-per-request", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=1000)
-    ap.add_argument("--source", choices=["auto", "math", "numeric"], default="auto")
+    ap.add_argument("--source", choices=["auto", "math", "numeric", "math_verify"], default="auto",
+                    help="math_verify: the peer's own check run by rewardkit's server (isolates the server)")
     ap.add_argument("--workers", type=int, default=None, help="rewardkit process-pool size (default: CPU count)")
     ap.add_argument("--max-batch", type=int, default=64)
     ap.add_argument("--max-wait-ms", type=float, default=2.0)
@@ -200,7 +223,8 @@ def main() -> None:
     if source == "auto":
         source = "math" if importlib.util.find_spec("rewardkit.verifiers.math") else "numeric"
     # math: cache off so that no verdict is reused across requests (the peer has no cache either)
-    spec = {"type": "math", "cache_size": 0} if source == "math" else {"type": "numeric"}
+    spec = {"math": {"type": "math", "cache_size": 0}, "numeric": {"type": "numeric"},
+            "math_verify": {"type": "bench_server:MathVerifyDirect", "name": "math_verify"}}[source]
     cfg = Path(tempfile.mkdtemp(prefix="rk_bench_")) / "pipeline.json"
     cfg.write_text(json.dumps({"rewards": [spec]}))
     cfg_yaml = cfg.with_suffix(".yaml")

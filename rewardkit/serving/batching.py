@@ -134,6 +134,7 @@ class MicroBatcher:
         self._payload: bytes | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._rate = 0.0  # items/s, exponentially averaged; for Retry-After
+        self._pool_ready: asyncio.Future[None] | None = None
         self._started = False
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -147,9 +148,8 @@ class MicroBatcher:
         if self.use_pool:
             self._payload = pickle.dumps(self.source)
             self._pool = self._new_pool()
-            # one task per worker, each sleeping briefly, so that every process is spawned and set up
-            await asyncio.gather(*(self._loop.run_in_executor(self._pool, _sleep_in_worker, 0.05)
-                                   for _ in range(self.workers)))
+            self._pool_ready = asyncio.ensure_future(self._warm(self._pool))
+            await self._pool_ready
         else:
             setup = getattr(self.source, "_ensure_setup", None)
             if setup is not None:
@@ -319,6 +319,14 @@ class MicroBatcher:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_init_worker, initargs=(self._payload,))
 
+    async def _warm(self, pool: ProcessPoolExecutor) -> None:
+        """Start every worker process and set the source up in it (one short task per worker)."""
+        try:
+            await asyncio.gather(*(self._loop.run_in_executor(pool, _sleep_in_worker, 0.05)
+                                   for _ in range(self.workers)))
+        except Exception:  # noqa: BLE001 - a broken pool shows up again, as statuses, when used
+            pass
+
     def _replace_pool(self, gen: int) -> None:
         """Swap in a fresh pool (once per generation); kill the old one's processes a deadline later."""
         if gen != self._pool_gen or self._closing:
@@ -326,6 +334,7 @@ class MicroBatcher:
         old = self._pool
         self._pool = self._new_pool()
         self._pool_gen += 1
+        self._pool_ready = asyncio.ensure_future(self._warm(self._pool))
         if self.metrics is not None:
             self.metrics.worker_restarts.inc()
         if old is not None:
@@ -334,6 +343,9 @@ class MicroBatcher:
 
     async def _score_in_pool(self, samples: list[Sample]) -> tuple[list[RewardResult], bool]:
         for attempt in range(2):
+            ready = self._pool_ready
+            if ready is not None and not ready.done():
+                await asyncio.shield(ready)  # deadlines count scoring time, not worker start-up
             pool, gen = self._pool, self._pool_gen
             if pool is None:
                 return _fill(len(samples), Status.ERROR, "server is shutting down"), False

@@ -258,7 +258,7 @@ def test_concurrent_requests_are_merged_into_micro_batches(server_factory):
 def test_full_queue_answers_429_with_retry_after(server_factory):
     srv = server_factory({"rewards": [{"type": SLEEPY}]}, "--max-queue", "4", "--concurrency", "1",
                          "--max-batch", "2", "--max-wait-ms", "0")
-    bodies = [{"samples": [{"completion": "sleep:0.3", "reference": "x"}]} for _ in range(12)]
+    bodies = [{"samples": [{"completion": "sleep:0.5", "reference": "x"}]} for _ in range(12)]
     res = _post_many(srv.url + "/score", bodies)
     codes = sorted(r.status_code for r in res)
     assert codes.count(429) >= 4 and codes.count(200) >= 4, codes
