@@ -133,6 +133,13 @@ def run(payload: dict, report_fd: int | None) -> None:
                                           iter(""), iter({}), iter(set()))}
     view_types = {_type({}.keys()), _type({}.values()), _type({}.items())}
 
+    def describe(e: BaseException) -> str:
+        """``Type: message`` of an exception the solution may have defined (its __str__ may raise)."""
+        try:
+            return f"{_type(e).__name__}: {_str(e)[:200]}"
+        except BaseException:  # noqa: BLE001
+            return "UnprintableException: ?"
+
     class Untrusted(BaseException):  # not an Exception: test code's `except Exception` must not hide it
         pass
 
@@ -186,7 +193,7 @@ def run(payload: dict, report_fd: int | None) -> None:
             report("A", idx, "untrusted", e)
             return
         except _BaseException as e:  # noqa: BLE001 - SystemExit from the solution is a failure too
-            report("A", idx, "error", f"{_type(e).__name__}: {e}")
+            report("A", idx, "error", describe(e))
             return
         t = _type(v)
         if t is bool:
@@ -221,7 +228,7 @@ def run(payload: dict, report_fd: int | None) -> None:
     try:
         sol = compile(payload["solution"], "<solution>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as e:
-        report("C", "syntax_error", f"{_type(e).__name__}: {e}")
+        report("C", "syntax_error", describe(e))
         report("END")
         return
     report("C", "ok")
@@ -255,7 +262,7 @@ def run(payload: dict, report_fd: int | None) -> None:
         exec(sol, ns)
     except _BaseException as e:  # noqa: BLE001
         restore()
-        report("L", "error", f"{_type(e).__name__}: {e}")
+        report("L", "error", describe(e))
         report("END")
         return
     restore()
@@ -301,7 +308,7 @@ def run(payload: dict, report_fd: int | None) -> None:
                     cand = guard(cand)
                 tns["check"](cand)
         except _BaseException as e:  # noqa: BLE001
-            report("R", uid, "error", f"{_type(e).__name__}: {e}")
+            report("R", uid, "error", describe(e))
             continue
         report("R", uid, "done")
     report("END")
