@@ -178,6 +178,26 @@ def run_load(port: int, bodies: list[bytes], concurrency: int) -> dict:
             "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))], "errors": errors, "rewards": rewards}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and all its live descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                stats[int(d)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+            except (OSError, IndexError, ValueError):
+                continue
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += stats.get(p, (0, 0.0))[1]
+        todo.extend(c for c, (ppid, _) in stats.items() if ppid == p)
+    return total
+
+
 def start(cmd: list[str], port: int, env: dict | None = None) -> subprocess.Popen:
     pythonpath = os.pathsep.join([str(REPO / "benchmarks"), str(REPO), os.environ.get("PYTHONPATH", "")])
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": pythonpath, **(env or {})},
@@ -199,7 +219,9 @@ def bench(name: str, cmd: list[str], port: int, warm: list[bytes], bodies: list[
     proc = start(cmd, port)
     try:
         run_load(port, warm, concurrency)
+        cpu0 = cpu_seconds(proc.pid)
         res = run_load(port, bodies, concurrency)
+        res["cpu_ms_per_request"] = 1000 * (cpu_seconds(proc.pid) - cpu0) / len(bodies)
     finally:
         stop(proc)
     res["name"] = name
@@ -251,14 +273,17 @@ def main() -> None:
 
     items = args.requests * args.items_per_request
     print()
-    print("| server | requests/s | items/s | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| server | requests/s | items/s | p50 ms | p99 ms | errors | server CPU ms/request |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in (rk, peer):
         print(f"| {r['name']} | {r['rps']:.0f} | {items / r['wall_s']:.0f} | {r['p50_ms']:.1f} | "
-              f"{r['p99_ms']:.1f} | {r['errors']} |")
+              f"{r['p99_ms']:.1f} | {r['errors']} | {r['cpu_ms_per_request']:.3f} |")
     print()
     print(f"throughput ratio rewardkit / peer: {rk['rps'] / peer['rps']:.2f}x; "
-          f"p99 ratio: {rk['p99_ms'] / peer['p99_ms']:.2f}x")
+          f"p99 ratio: {rk['p99_ms'] / peer['p99_ms']:.2f}x; "
+          f"CPU per request ratio: {rk['cpu_ms_per_request'] / peer['cpu_ms_per_request']:.2f}x")
+    print(f"(load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; other processes "
+          "on the machine lower both servers' throughput, the CPU-per-request column much less)")
     agree = total = 0
     label_agree = 0
     for a, b, lab in zip(rk["rewards"], peer["rewards"], labels, strict=True):

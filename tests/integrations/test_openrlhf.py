@@ -101,3 +101,14 @@ def test_response_has_numbers_only():
     assert payload == {"rewards": [0.5, -1.0], "scores": [0.5, -1.0],
                        "extra_logs": {"reward/valid": [1.0, 0.0], "reward/a": [0.5, -1.0], "reward/b": [-1.0, -1.0]}}
     assert list(payload) == ["rewards", "scores", "extra_logs"]
+
+
+def test_server_renders_like_openrlhfs_own_server():
+    """OpenRLHF's serve_rm answers with starlette's JSONResponse; /get_reward renders identically."""
+    from starlette.responses import JSONResponse
+
+    from rewardkit.serving.app import render_openrlhf
+
+    payload = openrlhf_response([RewardResult.ok(0.1 + 0.2, components={"é": 1e-7}),
+                                 RewardResult.fail(Status.ERROR)], ["é"], fill=0.0)
+    assert render_openrlhf(payload) == JSONResponse(payload).body
