@@ -45,6 +45,13 @@ CASES: dict[str, tuple[dict, list[tuple[Sample, float | Status]]]] = {
         (Sample("q", "SELECT b FROM t", reference={"sql": "SELECT b FROM t WHERE a >= 2", "schema": "CREATE TABLE t(a, b); INSERT INTO t VALUES (1, 'x'), (2, 'y');"}), 0.0),
         (Sample("q", "", reference={"sql": "SELECT 1", "schema": "CREATE TABLE t(a)"}), Status.UNPARSEABLE),
     ]),
+    "math": ({"timeout_s": 2.0}, [
+        (Sample("q", r"so $x = \boxed{\frac{1}{2}}$", reference={"answer": "0.5"}), 1.0),
+        (Sample("q", r"\boxed{(x+1)^2}", reference="x^2+2x+1"), 1.0),
+        (Sample("q", r"\boxed{3}", reference="4"), 0.0),
+        (Sample("q", "I am not sure, let me think again about it.", reference="4"), Status.UNPARSEABLE),
+        (Sample("q", r"\boxed{3}", reference={"solution": "3"}), Status.ERROR),
+    ]),
     "regex": ({"pattern": r"<answer>.*</answer>"}, [
         (Sample("q", "<think>x</think><answer>1</answer>"), 1.0),
         (Sample("q", "1"), 0.0),

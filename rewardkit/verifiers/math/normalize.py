@@ -131,6 +131,7 @@ def strip_math_delimiters(s: str) -> str:
             break
     if "\\boxed" in s or "\\fbox" in s or "\\framebox" in s:
         s = unwrap_command(s, _BOXED_RX)
+        s = _BOXED_RX.sub("", s)  # an unclosed "\boxed{" (truncated output): keep what follows
     if "$" in s:
         s = re.sub(r"(?<!\\)\$+", " ", s)
     s = s.replace("\\[", " ").replace("\\]", " ").replace("\\(", " ").replace("\\)", " ")

@@ -894,6 +894,13 @@ def plain_to_latex(s: str) -> str:
         else:
             rep = "\\" + name + "\\left(" + inner + "\\right)"
         s = s[:m.start()] + rep + s[close_i + 1:]
+    i = s.find("^(")
+    while i >= 0:  # 2^(1/4) -> 2^{(1/4)}: a LaTeX superscript is one token otherwise
+        close = find_matching(s, i + 1, "(", ")")
+        if close < 0:
+            break
+        s = s[:i + 1] + "{" + s[i + 1:close + 1] + "}" + s[close + 1:]
+        i = s.find("^(", i + 2)
     s = _PLAIN_PI.sub(r"\\pi ", s)
     s = _PLAIN_INF.sub(r"\\infty ", s)
     return s
@@ -936,4 +943,9 @@ def to_sympy(text: str) -> Any:
     is_real = not bool(_COMPLEX_RX.search(latex))
     expr = latex2sympy(latex, is_real=is_real, convert_degrees=False, normalization_config=None)
     _check_magnitude(expr)
+    if not is_real and "\\sum" not in latex and "\\prod" not in latex:
+        import sympy
+
+        # a free "i" (not a summation index) is the imaginary unit
+        expr = expr.xreplace({s: sympy.I for s in getattr(expr, "free_symbols", ()) if getattr(s, "name", "") == "i"})
     return expr

@@ -1,7 +1,7 @@
 """Regression table: the labelled pairs of ``../shared/data/math_equiv.jsonl``.
 
-Every current, non-dubious pair must get its label, except the few listed in KNOWN (each with
-the reason); the check does not depend on the order of the pairs.
+Every current, non-dubious pair must get its label; the check does not depend on the order of
+the pairs.
 """
 
 from __future__ import annotations
@@ -11,11 +11,6 @@ import random
 
 from rewardkit.types import Status
 from rewardkit.verifiers.math import MathConfig, check, verify
-
-KNOWN = {
-    # Math-Verify's own quirk: "\boxed{1} and \boxed{2}" style join of boxes across "or"-glued text.
-    # hendrycks' is_equiv compares strings, so reordered lists are "different" there.
-}
 
 
 def harness_config(row: dict) -> MathConfig:
@@ -50,6 +45,6 @@ def test_current_pairs(shared_data) -> None:
     for r in rows:
         v = run_row(r)
         got = v.status is Status.OK and bool(v.equal)
-        if got != r["expected"] and r["id"] not in KNOWN:
+        if got != r["expected"]:
             wrong.append((r["id"], r["gold"][:60], str(r["pred"])[-60:], v.status.value, v.equal))
-    assert len(wrong) <= 1, wrong  # one Math-Verify quirk: "W(x)=1orW(x)=-1"-style glued text
+    assert not wrong, wrong
