@@ -1,8 +1,8 @@
 """OpenRLHF adapter: the Python-function mode, loaded and called the way OpenRLHF does it.
 
-OpenRLHF is not installed here; the loader and the result handling below are OpenRLHF's own code
-paths (``openrlhf/utils/agent.py`` SingleTurnAgentExecutor and the 2025
-``remote_rm_utils.RemoteRewardModel``), reduced to the lines that touch the reward function.
+OpenRLHF is not installed here; the loader and the result handling below are written here to
+follow OpenRLHF's calling convention (as in ``openrlhf/utils/agent.py`` SingleTurnAgentExecutor
+and the 2025 ``remote_rm_utils.RemoteRewardModel``): only the steps that touch the reward function.
 """
 
 from __future__ import annotations
