@@ -164,8 +164,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_serve(sub: Any) -> None:
+def _add_serve(sub: Any, full: bool) -> None:
     p = sub.add_parser("serve", help="serve a reward pipeline over HTTP (needs rewardkit[serve])")
+    if not full:  # importing the server (FastAPI) only when it is the command keeps `score` fast
+        return
     try:
         from rewardkit.serving.server import add_serve_arguments
     except ImportError as e:
@@ -184,14 +186,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return int(run_from_args(args) or 0)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rewardkit", description="Trustworthy, dense rewards for RL on LLMs.")
     parser.add_argument("--version", action="version", version=f"rewardkit {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_score(sub)
     _add_list(sub)
     _add_generate(sub)
-    _add_serve(sub)
+    _add_serve(sub, full=command == "serve")
     return parser
 
 
@@ -205,7 +207,9 @@ _COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     return _COMMANDS[args.command](args)
 
 
