@@ -207,6 +207,18 @@ def _finish(adv: Tensor, mask: Tensor, valid: Tensor | None, invalid_value: floa
     return adv.masked_fill_(~mask, 0)
 
 
+def _zero_outside(x: Tensor, m: Tensor, nm: Tensor) -> Tensor:
+    """``x.masked_fill_(~m, 0)`` for the output of a reverse sum whose input was 0 outside ``m``.
+
+    Such an output is already exactly 0 after each row's last valid token, so the fill only matters
+    when some masked position lies *before* a valid one (left padding, holes). On CPU that is
+    checked first (a cheap pass over the bool mask) and the fill skipped for right padding.
+    """
+    if x.device.type == "cpu" and m.shape[-1] > 1 and not int(torch.count_nonzero(m[:, 1:] & nm[:, :-1])):
+        return x
+    return x.masked_fill_(nm, 0)
+
+
 def _opt_valid(valid: Tensor | None, B: int, device: torch.device) -> Tensor | None:
     """``valid`` as a bool tensor, or None when it is not given (all rows valid)."""
     return None if valid is None else _valid(valid, B, device)
@@ -318,14 +330,17 @@ def gae_advantages(
     V = _float(values, r).to(r.dtype)
     m = _mask(mask, r.shape)
     v = _opt_valid(valid, r.shape[0], r.device)
+    # few fresh [B, T] buffers, updated in place: on CPU, allocation (page faults) costs as much as
+    # the arithmetic
     nm = ~m
     V = V.masked_fill(nm, 0)
-    delta = r.masked_fill(nm, 0).sub_(V)  # r_t − V_t   (fresh tensor, safe to update in place)
+    delta = torch.sub(r, V)  # r_t − V_t
     delta[:, :-1].add_(V[:, 1:], alpha=gamma)  # + γ V_{t+1}  (V is 0 after the last valid token)
-    adv = discounted_cumsum(delta, gamma * lam).masked_fill_(nm, 0)  # (before a left-padded response)
+    delta.masked_fill_(nm, 0)
+    adv = _zero_outside(discounted_cumsum(delta, gamma * lam), m, nm)
     if v is not None:
         adv.masked_fill_(~v[:, None], 0)
-    returns = adv + V
+    returns = torch.add(adv, V, out=delta)  # reuse delta's buffer
     if v is not None and invalid_value != 0:
         adv.masked_fill_(~v[:, None] & m, invalid_value)
     return adv, returns
@@ -482,8 +497,14 @@ def grpo_process_advantages(
     cnt, mean, std = _group_stats(vals, torch.ones_like(vals, dtype=torch.bool), ginv, n, ddof)
     z = _safe_div(vals - mean[ginv], std[ginv] + eps)
     z = torch.where(cnt[ginv] > 1, z, torch.zeros((), dtype=r.dtype, device=r.device))
-    norm = torch.zeros_like(r).index_put_((rows, cols), z)
-    return _finish(discounted_cumsum(norm, 1.0), m, v, invalid_value)
+    # reward-to-go of a sparse input without a second buffer: Σ_{s≥t} x_s = total − C_t + x_t with
+    # C the forward cumsum (in place); after the last step C_t == total exactly, so those tokens are 0
+    adv = torch.zeros_like(r).index_put_((rows, cols), z).cumsum_(-1)
+    torch.sub(adv[:, -1:].clone(), adv, out=adv).index_put_((rows, cols), z, accumulate=True)
+    adv = _zero_outside(adv, m, ~m)
+    if v is not None and invalid_value != 0:
+        adv.masked_fill_(~v[:, None] & m, invalid_value)
+    return adv
 
 
 # --------------------------------------------------------------------------------------------
@@ -525,12 +546,12 @@ def reinforce_pp_advantages(
         raise ValueError(f"baseline must be 'none' or 'group_mean', got {baseline!r}")
     nsel = ~sel
     if kl is not None and kl_coef:
-        r = _float(kl, s).to(s.dtype).masked_fill(nsel, 0).mul_(-kl_coef)
+        r = torch.mul(_float(kl, s).to(s.dtype), -kl_coef).masked_fill_(nsel, 0)
     else:
         r = torch.zeros(m.shape, dtype=s.dtype, device=m.device)
     r = _add_on_last_token(r, s, m, v)
-    returns = discounted_cumsum(r, gamma).masked_fill_(nsel, 0)  # (before a left-padded response)
-    adv = returns.clone()
+    returns = _zero_outside(discounted_cumsum(r, gamma), m, ~m)
+    adv = r.copy_(returns)  # reuse r's buffer
     if whiten:
         adv = _whiten_owned(adv, sel, nsel, eps=eps, ddof=0, eps_mode="clamp", shift_mean=True)
     if v is not None and invalid_value != 0:
