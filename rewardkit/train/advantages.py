@@ -549,8 +549,14 @@ def reinforce_pp_advantages(
         r = torch.mul(_float(kl, s).to(s.dtype), -kl_coef).masked_fill_(nsel, 0)
     else:
         r = torch.zeros(m.shape, dtype=s.dtype, device=m.device)
-    r = _add_on_last_token(r, s, m, v)
-    returns = _zero_outside(discounted_cumsum(r, gamma), m, ~m)
+    if gamma == 1.0:
+        # the score sits on the last valid token, so with γ = 1 it is part of the return of every
+        # valid token: add it after the sum instead of locating the last token
+        score = s if v is None else torch.where(v, s, torch.zeros((), dtype=s.dtype, device=s.device))
+        returns = discounted_cumsum(r, 1.0).add_(score[:, None]).masked_fill_(nsel, 0)
+    else:
+        r = _add_on_last_token(r, s, m, v)
+        returns = _zero_outside(discounted_cumsum(r, gamma), m, ~m)
     adv = r.copy_(returns)  # reuse r's buffer
     if whiten:
         adv = _whiten_owned(adv, sel, nsel, eps=eps, ddof=0, eps_mode="clamp", shift_mean=True)
