@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from rewardkit.registry import register_transform
 from rewardkit.shaping import ensemble as _ens
@@ -221,9 +221,15 @@ class RunningNormalize(BaseTransform):
 # --------------------------------------------------------------------------------------------
 class ProcessParams(TransformParams):
     method: Literal["clip", "delta", "clip_delta"] = "clip_delta"
-    eta: float = 0.0
-    alpha: float = 1.0
-    last: Literal["keep", "zero"] = "keep"
+    eta: float | None = None  # Clip threshold: per PRM, not recoverable from the paper -> required
+    alpha: float  # weight of the process terms: not reported by the paper -> required
+    last: Literal["keep", "zero"] = "keep"  # Delta's last step (ambiguous in the paper)
+
+    @model_validator(mode="after")
+    def _eta_for_clip(self) -> ProcessParams:
+        if self.method in ("clip", "clip_delta") and self.eta is None:
+            raise ValueError(f"method {self.method!r} needs 'eta' (the PRM score threshold)")
+        return self
 
 
 @register_transform("process_shaping")
@@ -242,7 +248,7 @@ class ProcessShaping(BaseTransform):
                 out.append(r)
                 continue
             idx = [i for i, s in enumerate(r.steps) if s.score is not None]
-            vals = _proc.shape_process_rewards([r.steps[i].score for i in idx], p.method, eta=p.eta,
+            vals = _proc.shape_process_rewards([r.steps[i].score for i in idx], p.method, eta=p.eta or 0.0,
                                                last=p.last, alpha=p.alpha)
             steps = list(r.steps)
             for i, v in zip(idx, vals, strict=True):
@@ -261,9 +267,24 @@ class RefParams(TransformParams):
     refs_file: str | None = None  # JSON {prompt text: [reference rewards]}
     metadata_key: str = "ref_rewards"  # Sample.metadata[key] wins over the file/cache
     max_refs: int | None = 10
+    # PAR repo's hidden default (reward_penalize_length=True): r -= coef·(len − threshold) for
+    # responses longer than threshold tokens, applied before the shaping. Off unless asked for.
+    penalize_length: bool = False
+    length_coef: float = 0.01
+    length_threshold: int = 300
+    length_key: str = "num_tokens"
 
 
 class _RefTransform(BaseTransform):
+    def _penalized(self, samples: Sequence[Sample], x: np.ndarray) -> np.ndarray:
+        """Scores after the optional length penalty; NaN where the length is needed but missing."""
+        p: RefParams = self.params  # type: ignore[assignment]
+        if not p.penalize_length:
+            return x
+        L = np.array([float(s.metadata[p.length_key]) if s.metadata.get(p.length_key) is not None else np.nan
+                      for s in samples])
+        return x - p.length_coef * np.maximum(L - p.length_threshold, 0.0)
+
     def __init__(self, references: _par.ReferenceRewards | None = None, **params: Any) -> None:
         super().__init__(**params)
         p: RefParams = self.params  # type: ignore[assignment]
@@ -290,16 +311,20 @@ class _RefTransform(BaseTransform):
             except KeyError:
                 pass  # reported per sample below
         out = []
-        for s, r in zip(samples, results, strict=True):
+        scores = self._penalized(samples, _scores(results))
+        for s, r, x in zip(samples, results, scores, strict=True):
             if not r.is_ok:
                 out.append(r)
+                continue
+            if not np.isfinite(x):
+                out.append(self._error(r, f"{self.name}: penalize_length needs metadata[{p.length_key!r}]"))
                 continue
             refs = self._refs(s)
             if not refs:
                 out.append(self._error(r, f"{self.name}: no reference rewards for this prompt"))
                 continue
             refs = refs[: p.max_refs] if p.max_refs else refs
-            out.append(self._shaped(r, float(fn(r.score, np.asarray(refs, dtype=np.float64))), n_refs=len(refs)))
+            out.append(self._shaped(r, float(fn(x, np.asarray(refs, dtype=np.float64))), n_refs=len(refs)))
         return out
 
 
@@ -342,7 +367,7 @@ class RMShaping(_RefTransform):
             return self._each(samples, results, lambda r, ref: _par.lsc_reward(r, ref, max_refs=None))
         if p.method == "centered":
             return self._each(samples, results, lambda r, ref: _par.centered_reward(r, ref, max_refs=None))
-        x = _scores(results)
+        x = self._penalized(samples, _scores(results))
         ok = np.isfinite(x)
         new = np.full_like(x, np.nan)
         if p.method == "meanstd":

@@ -163,7 +163,7 @@ def test_gate_transform():
 
 
 def test_process_shaping_leaves_failed_and_stepless_results():
-    t = build_transform("process_shaping", method="clip", eta=0.5)
+    t = build_transform("process_shaping", method="clip", eta=0.5, alpha=1.0)
     fail = RewardResult.fail(Status.UNPARSEABLE, "no steps")
     plain = RewardResult.ok(1.0)
     out = t(samples([0, 0]), [fail, plain])
@@ -180,3 +180,28 @@ def test_length_transforms():
     res = [RewardResult.ok(1.0, components={"correct": 1.0}), RewardResult.ok(1.0, components={"correct": 1.0}),
            RewardResult.ok(-0.5, components={"correct": 0.0})]
     assert [o.score for o in lb(ss, res)] == [1.5, 1.0, -0.5]  # the LASER worked example
+
+
+def test_process_shaping_requires_unreported_hyperparameters():
+    with pytest.raises(ValueError, match="eta"):
+        build_transform("process_shaping", method="clip_delta", alpha=1.0)
+    with pytest.raises(ValueError, match="alpha"):
+        build_transform("process_shaping", method="delta")
+    t = build_transform("process_shaping", method="delta", alpha=0.5, last="zero")
+    from rewardkit.types import StepScore
+
+    res = RewardResult.ok(1.0, steps=[StepScore(0, 1, 0.9), StepScore(1, 2, 0.3)])
+    out = t(samples([0]), [res])[0]
+    assert [s.score for s in out.steps] == pytest.approx([0.3, 0.0])
+    assert out.info["process_shaping"]["last"] == "zero" and out.score == 1.0
+
+
+def test_par_hidden_length_penalty_is_opt_in():
+    ss = [Sample("p", "x", metadata={"ref_rewards": [1.0], "num_tokens": 400}),
+          Sample("p", "y", metadata={"ref_rewards": [1.0]})]
+    res = [RewardResult.ok(2.0), RewardResult.ok(2.0)]
+    plain = build_transform("par")(ss, res)
+    assert plain[0].score == pytest.approx(0.731059, abs=1e-6)
+    pen = build_transform("par", penalize_length=True)(ss, res)
+    assert pen[0].score == pytest.approx(1 / (1 + np.exp(-(2.0 - 1.0 - 1.0))), abs=1e-9)  # 2 - 0.01*100
+    assert pen[1].status is Status.ERROR and "num_tokens" in pen[1].info["error"]
