@@ -10,7 +10,8 @@ For each estimator, in one run:
     ``RemoteExperienceMaker.get_advantages_and_returns`` / ``get_cumulative_returns`` and
     ``openrlhf.models.utils.compute_reward`` are taken from the installed files with ``ast`` and
     compiled standalone (they only use torch). Its batch whitening and ``group_norm`` estimator are
-    inline statements in ``compute_advantages_and_returns``; they are transcribed line for line.
+    inline statements in ``compute_advantages_and_returns``; the benchmark re-expresses
+    them as the same few torch operations (population variance, ``clamp(min=1e-8)``, ``std + 1e-9``).
   * TRL 1.16: no GAE / whitening helper exists any more (the PPO trainer is gone). The GRPO group
     normalisation is inline in ``GRPOTrainer._generate_and_score_completions``; it is run here with
     TRL's importable ``trl.trainer.utils.nanstd`` and the same torch calls as that code path.
@@ -182,7 +183,7 @@ def openrlhf_gae(orl, d, gamma, lam):
 
 def openrlhf_reinforce(orl, d, kl_coef):
     # compute_advantages_and_returns, estimator "reinforce": compute_reward -> get_cumulative_returns
-    # -> global whitening (transcribed from the same method)
+    # -> global whitening (the same operations as that method)
     reward = orl["compute_reward"](d["scores"], kl_coef, d["kl"], action_mask=d["mask"])
     adv = orl["get_cumulative_returns"](None, reward, d["mask"], 1.0)
     m = d["mask"]
