@@ -109,34 +109,29 @@ def _params_of(cls: Any) -> str:
     return ", ".join(parts)
 
 
-def _cmd_list(_: argparse.Namespace) -> int:
-    from rewardkit.registry import get_source_class, get_transform_class, list_sources, list_transforms
-
-    print("reward sources (rewards: - type: NAME):")
-    for name in list_sources():
-        try:
-            cls = get_source_class(name)
-            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-            print(f"  {name:<16} {doc}")
-            params = _params_of(cls)
-            if params:
-                print(f"  {'':<16}   params: {params}")
-        except Exception as e:  # noqa: BLE001 - an optional extra may be missing
-            print(f"  {name:<16} (unavailable: {type(e).__name__}: {e})")
-    print("\ntransforms (shaping: - type: NAME):")
-    names = list_transforms()
+def _print_entries(title: str, names: list[str], get_class: Any) -> None:
+    print(title)
     if not names:
         print("  (none registered)")
     for name in names:
         try:
-            cls = get_transform_class(name)
-            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-            print(f"  {name:<16} {doc}")
-            params = _params_of(cls)
-            if params:
-                print(f"  {'':<16}   params: {params}")
-        except Exception as e:  # noqa: BLE001
-            print(f"  {name:<16} (unavailable: {type(e).__name__}: {e})")
+            cls = get_class(name)
+        except Exception as e:  # noqa: BLE001 - an optional extra may be missing
+            print(f"  {name:<18} (unavailable: {type(e).__name__}: {e})")
+            continue
+        summary = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+        print(f"  {name:<18} {summary}")
+        params = _params_of(cls)
+        if params:
+            print(f"  {'':<18}   params: {params}")
+
+
+def _cmd_list(_: argparse.Namespace) -> int:
+    from rewardkit.registry import get_source_class, get_transform_class, list_sources, list_transforms
+
+    _print_entries("reward sources (rewards: - type: NAME):", list_sources(), get_source_class)
+    print()
+    _print_entries("transforms (shaping: - type: NAME):", list_transforms(), get_transform_class)
     return 0
 
 

@@ -73,7 +73,6 @@ class ScoreSummary:
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     workers: int = 1
-    interrupted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -338,16 +337,7 @@ def score_dataset(
                 break
         while pending:
             flush_one()
-    except KeyboardInterrupt:
-        summary.interrupted = True
-        if writer is not None:
-            writer.close()
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-        if bar is not None:
-            bar.close()
-        raise
-    except BaseException:
+    except BaseException:  # Ctrl-C, a kill, a bad record with on_error=fail: keep what is written
         if writer is not None:
             writer.close()
         if pool is not None:

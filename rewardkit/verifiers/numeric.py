@@ -86,53 +86,16 @@ class _AnswerParams(SourceParams):
     last_number: bool = False
 
 
-class NumericParams(_AnswerParams):
-    rel_tol: float = 1e-6
-    abs_tol: float = 0.0
+class _AnswerSource(SampleRewardSource):
+    """Reads the gold answer and extracts the final answer; subclasses only `compare` them."""
 
+    Params = _AnswerParams
 
-@register_source("numeric")
-class NumericAnswer(SampleRewardSource):
-    """1.0 if the extracted answer equals the gold number (exactly, or within ``rel_tol``), else 0.0."""
-
-    Params = NumericParams
+    def compare(self, gold: Any, answer: str) -> RewardResult:
+        raise NotImplementedError
 
     def score_one(self, sample: Sample) -> RewardResult:
-        p: NumericParams = self.params  # type: ignore[assignment]
-        try:
-            gold_raw = reference_answer(sample.reference)
-        except KeyError as e:
-            return RewardResult.fail(Status.ERROR, f"reference: {e.args[0]}")
-        gold = parse_number(gold_raw)
-        if gold is None:
-            return RewardResult.fail(Status.ERROR, f"reference answer {str(gold_raw)[:80]!r} is not a number")
-        ans, where = extract_answer(sample.completion, p.order, p.last_number)
-        if ans is None:
-            return RewardResult.fail(Status.UNPARSEABLE, "no final answer found")
-        pred = parse_number(ans)
-        if pred is None:
-            return RewardResult.fail(Status.UNPARSEABLE, f"answer {ans[:80]!r} is not a number",
-                                     info={"extracted": ans[:200], "source": where})
-        if pred == gold:
-            ok = True
-        else:
-            diff = abs(pred - gold)
-            ok = diff <= p.abs_tol or diff <= p.rel_tol * max(abs(gold), abs(pred))
-        return RewardResult(1.0 if ok else 0.0, Status.OK, info={"extracted": ans[:200], "source": where})
-
-
-class ExactParams(_AnswerParams):
-    case_sensitive: bool = False
-
-
-@register_source("exact_match")
-class ExactMatch(SampleRewardSource):
-    """1.0 if the extracted answer equals the gold string after whitespace/case normalisation."""
-
-    Params = ExactParams
-
-    def score_one(self, sample: Sample) -> RewardResult:
-        p: ExactParams = self.params  # type: ignore[assignment]
+        p: _AnswerParams = self.params  # type: ignore[assignment]
         try:
             gold = reference_answer(sample.reference)
         except KeyError as e:
@@ -142,10 +105,54 @@ class ExactMatch(SampleRewardSource):
         ans, where = extract_answer(sample.completion, p.order, p.last_number)
         if ans is None:
             return RewardResult.fail(Status.UNPARSEABLE, "no final answer found")
+        res = self.compare(gold, ans)
+        res.info.setdefault("extracted", ans[:200])
+        res.info.setdefault("source", where)
+        return res
+
+
+class NumericParams(_AnswerParams):
+    rel_tol: float = 1e-6
+    abs_tol: float = 0.0
+
+
+@register_source("numeric")
+class NumericAnswer(_AnswerSource):
+    """1.0 if the extracted answer equals the gold number (exactly, or within ``rel_tol``), else 0.0."""
+
+    Params = NumericParams
+
+    def compare(self, gold_raw: Any, ans: str) -> RewardResult:
+        p: NumericParams = self.params  # type: ignore[assignment]
+        gold = parse_number(gold_raw)
+        if gold is None:
+            return RewardResult.fail(Status.ERROR, f"reference answer {str(gold_raw)[:80]!r} is not a number")
+        pred = parse_number(ans)
+        if pred is None:
+            return RewardResult.fail(Status.UNPARSEABLE, f"answer {ans[:80]!r} is not a number")
+        if pred == gold:
+            ok = True
+        else:
+            diff = abs(pred - gold)
+            ok = diff <= p.abs_tol or diff <= p.rel_tol * max(abs(gold), abs(pred))
+        return RewardResult(1.0 if ok else 0.0, Status.OK)
+
+
+class ExactParams(_AnswerParams):
+    case_sensitive: bool = False
+
+
+@register_source("exact_match")
+class ExactMatch(_AnswerSource):
+    """1.0 if the extracted answer equals the gold string after whitespace/case normalisation."""
+
+    Params = ExactParams
+
+    def compare(self, gold: Any, ans: str) -> RewardResult:
+        case = self.params.case_sensitive  # type: ignore[attr-defined]
 
         def norm(x: Any) -> str:
             x = " ".join(str(x).split()).rstrip(".")
-            return x if p.case_sensitive else x.casefold()
+            return x if case else x.casefold()
 
-        return RewardResult(float(norm(ans) == norm(gold)), Status.OK,
-                            info={"extracted": ans[:200], "source": where})
+        return RewardResult(float(norm(ans) == norm(gold)), Status.OK)
