@@ -231,3 +231,28 @@ def test_batches_never_split_a_group_when_shaping_needs_groups():
     sizes = [[r[1]["group_id"] for r in b] for b in _batches(recs, 4, "group_id")]
     assert sizes == [[0, 0, 0, 1, 1, 1], [2, 2, 2, 3]]
     assert [len(b) for b in _batches(recs, 4)] == [4, 4, 2]
+
+
+def test_group_shaping_sees_whole_groups_across_batches(tmp_path):
+    """GRPO normalisation in an offline run: every group (4 rows) is normalised as a whole even
+    though the batch size (5) cuts through groups, and failed rows stay failed."""
+    recs = generate(n_problems=12, group_size=4, seed=9, p_unparseable=0.1)
+    inp = write_jsonl(tmp_path / "in.jsonl", recs)
+    cfg = {"rewards": [{"type": "numeric", "name": "correct"}],
+           "shaping": [{"type": "group_normalize", "ddof": 0, "eps": 1e-6}]}
+    out = tmp_path / "o.jsonl"
+    score_dataset(cfg, inp, out, batch_size=5)
+    rows = read_jsonl(out)
+    by_group: dict = {}
+    for r in rows:
+        by_group.setdefault(r["group_id"], []).append(r)
+    for g, members in by_group.items():
+        ok = [m for m in members if m["status"] == "ok"]
+        assert len(members) == 4
+        assert abs(sum(m["score"] for m in ok)) < 1e-6, g  # zero mean over the ok members
+        for m in members:
+            if m["status"] != "ok":
+                assert m["score"] is None
+            else:
+                assert m["components"]["correct"] in (0.0, 1.0)  # raw component kept
+    assert any(r["status"] == "unparseable" for r in rows)
