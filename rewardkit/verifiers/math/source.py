@@ -21,56 +21,44 @@ are started with `subprocess.Popen`, not `multiprocessing` (see `rewardkit.verif
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_type_hints
 
-from pydantic import field_validator
+from pydantic import create_model, model_validator
 
 from rewardkit.registry import register_source
 from rewardkit.sources import BaseRewardSource, SourceParams
 from rewardkit.types import RewardResult, Sample, Status
 from rewardkit.verifiers.math.api import Verdict, check_batch
 from rewardkit.verifiers.math.cache import VerdictCache
-from rewardkit.verifiers.math.config import DEFAULT_ORDER, EXTRACTORS, MathConfig
+from rewardkit.verifiers.math.config import MathConfig
 
 __all__ = ["MathVerifier", "MathParams"]
 
 
-class MathParams(SourceParams):
-    order: tuple[str, ...] = DEFAULT_ORDER
-    last_number: bool = False
-    choices: str = "auto"
-    choice_letters: str = "ABCDEFGHIJ"
-    units: bool = True
-    percent: str = "either"
-    mixed_numbers: bool = True
-    rel_tol: float = 1e-6
-    abs_tol: float = 0.0
-    rounding: bool = True
-    rounding_min_decimals: int = 2
-    ordered_lists: bool = False
-    tuple_vs_set: bool = False
-    strict_labels: bool = True
-    strict_variables: bool = True
-    set_relation: str = "symmetric"
-    timeout_s: float = 1.0
-    max_chars: int = 100_000
-    # runtime (not part of the verdict)
-    workers: int | None = None
-    cache_size: int = 100_000
-    cache_path: str | None = None
+# runtime knobs of the source that do not change a verdict
+_RUNTIME: dict[str, Any] = {"workers": (int | None, None), "cache_size": (int, 100_000),
+                            "cache_path": (str | None, None)}
+_HINTS = get_type_hints(MathConfig)
+# every `MathConfig` option is a source parameter: one definition, no copy to keep in sync
+_MathOptions = create_model(
+    "_MathOptions", __base__=SourceParams,
+    **{f.name: (_HINTS[f.name], f.default) for f in dataclasses.fields(MathConfig)}, **_RUNTIME,
+)
 
-    @field_validator("order")
-    @classmethod
-    def _order(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [o for o in v if o not in EXTRACTORS]
-        if bad:
-            raise ValueError(f"unknown extractor(s) {bad}; known: {sorted(EXTRACTORS)}")
-        return v
+
+class MathParams(_MathOptions):  # type: ignore[misc,valid-type]
+    """`MathConfig` options + ``workers`` / ``cache_size`` / ``cache_path``. Option values are
+    checked by `MathConfig` itself, so a bad one is a config error naming the key."""
+
+    @model_validator(mode="after")
+    def _valid_options(self) -> MathParams:
+        self.math_config()
+        return self
 
     def math_config(self) -> MathConfig:
-        d = self.model_dump(exclude={"workers", "cache_size", "cache_path"})
-        return MathConfig(**d)
+        return MathConfig(**self.model_dump(exclude=set(_RUNTIME)))
 
 
 def _gold(reference: Any) -> Any:
