@@ -1,4 +1,5 @@
-"""CPU reward workers must start fast: the core and the verifiers never import torch."""
+"""CPU reward workers must start fast: the core, the verifiers and the shaping transforms never
+import torch (or the other heavy libraries)."""
 
 import subprocess
 import sys
@@ -13,6 +14,11 @@ HEAVY = ("torch", "transformers", "trl", "datasets", "accelerate")
     "import rewardkit; rewardkit.Pipeline; rewardkit.score_dataset",
     "import rewardkit.verifiers.numeric, rewardkit.verifiers.arithmetic, rewardkit.verifiers.format",
     "import rewardkit.cli",
+    "import rewardkit.verifiers.math, rewardkit.verifiers.code, rewardkit.verifiers.sql",
+    "import rewardkit.shaping",
+    "import rewardkit.shaping as s; s.par_reward; s.gdpo; s.group_normalize; s.clip_rewards",
+    "import rewardkit.shaping.transforms",
+    "from rewardkit.registry import get_transform_class as g; [g(n) for n in ('par', 'gate', 'multi_reward')]",
 ])
 def test_no_heavy_imports(stmt):
     code = f"{stmt}\nimport sys\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
