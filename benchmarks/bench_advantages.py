@@ -16,6 +16,10 @@ For each estimator, in one run:
     normalisation is inline in ``GRPOTrainer._generate_and_score_completions``; it is run here with
     TRL's importable ``trl.trainer.utils.nanstd`` and the same torch calls as that code path.
 Every peer's output is checked against rewardkit's (max |diff| column).
+GRPO process supervision is measured for both input formats, each against a loop that receives the
+same format: dense ``[B, T]`` step mask + rewards (``grpo_process_advantages``; the loop finds each
+row's step ends with ``nonzero``), and sparse ``[B, K]`` step ends (-1 padded) + rewards
+(``grpo_process_advantages_from_steps``; the loop reads each row's lists with ``.tolist()``).
 
 Run: python benchmarks/bench_advantages.py [--B 1024] [--T 4096] [--G 8] [--repeat 5]
 """
@@ -91,8 +95,18 @@ def make_data(B: int, T: int, G: int, seed: int = 0) -> dict[str, torch.Tensor]:
     last = A.last_token_index(mask)
     step_mask[torch.arange(B), last] = True
     step_rewards = torch.rand(B, T, generator=g) * step_mask
+    # the same steps in the sparse layout a rollout can store (REWARD_METHODS.md §10.6): per row the
+    # step-end token indices and their rewards, padded with -1 / 0 to K = max steps per row
+    ends_rows = [row.nonzero().squeeze(1) for row in step_mask]
+    K = max(len(e) for e in ends_rows)
+    step_ends = torch.full((B, K), -1, dtype=torch.long)
+    step_rewards_k = torch.zeros(B, K)
+    for b, e in enumerate(ends_rows):
+        step_ends[b, : len(e)] = e
+        step_rewards_k[b, : len(e)] = step_rewards[b, e]
     return dict(lengths=lengths, mask=mask, rewards=rewards, values=values, kl=kl, scores=scores,
-                step_mask=step_mask, step_rewards=step_rewards, G=torch.tensor(G))
+                step_mask=step_mask, step_rewards=step_rewards, step_ends=step_ends,
+                step_rewards_k=step_rewards_k, G=torch.tensor(G))
 
 
 # ------------------------------------------------------------------------------------------ naive loops
@@ -152,12 +166,29 @@ def loop_reinforce(d, kl_coef):
 
 
 def loop_process(d, G, eps=1e-6):
-    B, T = d["rewards"].shape
-    out = torch.zeros(B, T)
+    """Dense input (``[B, T]`` step mask and rewards): each row's step ends found with ``nonzero``."""
+    B = d["rewards"].shape[0]
     rows = []
     for b in range(B):
         idx = d["step_mask"][b].nonzero().squeeze(1).tolist()
         rows.append((idx, d["step_rewards"][b, idx].tolist()))
+    return _loop_process_rows(d, G, rows, eps)
+
+
+def loop_process_sparse(d, G, eps=1e-6):
+    """Sparse input (``[B, K]`` step ends with -1 padding and their rewards), as the vectorised side."""
+    B = d["rewards"].shape[0]
+    rows = []
+    for b in range(B):
+        ends, vals = d["step_ends"][b].tolist(), d["step_rewards_k"][b].tolist()
+        n = sum(1 for e in ends if e >= 0)
+        rows.append((ends[:n], vals[:n]))
+    return _loop_process_rows(d, G, rows, eps)
+
+
+def _loop_process_rows(d, G, rows, eps):
+    B, T = d["rewards"].shape
+    out = torch.zeros(B, T)
     for g0 in range(0, B, G):
         pool = [x for b in range(g0, g0 + G) for x in rows[b][1]]
         mu = sum(pool) / len(pool)
@@ -287,9 +318,14 @@ def main() -> None:
         lambda: loop_reinforce(d, kl_coef),
         [("OpenRLHF compute_reward+get_cumulative_returns+whiten",
           lambda: openrlhf_reinforce(orl, d, kl_coef))] if orl else [])
-    add("GRPO process supervision",
+    add("GRPO process supervision (dense [B, T] step mask)",
         lambda: A.grpo_process_advantages(d["step_rewards"], d["step_mask"], mask, group_size=G, ddof=1, eps=1e-6),
         lambda: loop_process(d, G),
+        [])
+    add("GRPO process supervision (sparse [B, K] step ends)",
+        lambda: A.grpo_process_advantages_from_steps(d["step_rewards_k"], d["step_ends"], mask, group_size=G,
+                                                     ddof=1, eps=1e-6),
+        lambda: loop_process_sparse(d, G),
         [])
 
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
