@@ -52,3 +52,12 @@ def test_safe_arith_never_evaluates_code():
     assert safe_arith("1/0") is None
     assert safe_arith("9**9**9") is None  # power is not an allowed operator
     assert check_equations("we get <<48/2=24>> and 3 x 4 = 13") == [True, False]
+
+
+def test_numeric_reads_gsm8k_final_lines():
+    src = NumericAnswer()
+    r = src.score([Sample("q", "2 * $4 = $<<2*4=8>>8\nA: 8", reference="8"),
+                   Sample("q", "Q: x\nA: 8 apples\nthen nothing", reference="8"),
+                   Sample("q", "work\n#### 1,234", reference="1234")])
+    assert [x.score for x in r] == [1.0, None, 1.0]
+    assert r[0].info["source"] == "gsm8k" and r[1].status is Status.UNPARSEABLE

@@ -1,7 +1,7 @@
 """Cheap final-answer extraction shared by the light verifiers (no sympy, no torch).
 
 Default order, first hit wins: ``<answer>`` tags, last ``\\boxed{}``/``\\fbox{}`` (nested braces),
-GSM8K ``#### x``, "the answer is x", "Answer: x"; the last number only when asked for.
+GSM8K ``#### x`` (or a last line ``A: x``), "the answer is x", "Answer: x"; the last number only when asked for.
 The full math verifier (`rewardkit.verifiers.math`) has its own, richer extractor.
 """
 
@@ -15,6 +15,7 @@ DEFAULT_ORDER = ("answer_tag", "boxed", "gsm8k", "answer_is", "answer_colon")
 
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _GSM8K = re.compile(r"####\s*([^\n]+)")
+_GSM8K_A = re.compile(r"(?:^|\n)[ \t]*A[ \t]*:[ \t]*([^\n]+?)\s*$")  # released solutions' last line
 _ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*([^\n]+)", re.I)
 _ANSWER_COLON = re.compile(r"\**answer\**\s*:\**\s*([^\n]+)", re.I)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
@@ -57,6 +58,9 @@ def extract_answer(text: str, order: tuple[str, ...] = DEFAULT_ORDER,
             a = find_boxed(text) if "box" in text else None
         elif kind == "gsm8k":
             a = _last(_GSM8K, text) if "####" in text else None
+            if a is None:
+                m = _GSM8K_A.search(text)
+                a = m.group(1) if m else None
         elif kind == "answer_is":
             a = _last(_ANSWER_IS, text)
         elif kind == "answer_colon":

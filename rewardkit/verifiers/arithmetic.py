@@ -22,8 +22,11 @@ from rewardkit.types import RewardResult, Sample, Status, StepScore
 
 __all__ = ["StepArithmetic", "safe_arith", "check_equations"]
 
-# an arithmetic expression followed by "= number" (GSM8K's <<a*b=c>> is matched too)
-_EQ = re.compile(r"((?:[\d.]+|[-+*/x×÷() ])+?)\s*=\s*(-?[\d,]*\.?\d+)")
+# an arithmetic expression followed by "= number" (GSM8K's <<a*b=c>> is matched too). One flat
+# character class with a bounded length: no nested quantifiers, so matching stays linear on
+# adversarial text (a nested "(\d+|...)+" backtracks exponentially on long digit runs).
+_EQ = re.compile(r"([\d.x×÷()+\-*/ ]{1,200}?)\s*=\s*(-?\d[\d,]{0,40}(?:\.\d{1,40})?|-?\.\d{1,40})")
+MAX_CHARS = 100_000  # longer completions are cut to their last MAX_CHARS characters
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 _MAX_EXPR = 200
 
@@ -80,7 +83,15 @@ def check_equations(text: str) -> list[bool]:
             rhs = int(r) if r.lstrip("-").isdigit() else Fraction(r)
         except ValueError:
             continue
-        out.append(v == rhs)
+        if v == rhs:
+            out.append(True)
+        elif "." in r:  # a decimal is right when it is the value rounded to its places, or a
+            # float print-out of it (calculator annotations: 5/3 = 1.6666666666666665)
+            places = len(r.rsplit(".", 1)[1])
+            diff = abs(v - rhs)
+            out.append(diff <= Fraction(1, 2 * 10**places) or diff <= abs(rhs) * Fraction(1, 10**9))
+        else:
+            out.append(False)
     return out
 
 
@@ -100,6 +111,8 @@ class StepArithmetic(SampleRewardSource):
     def score_one(self, sample: Sample) -> RewardResult:
         p: StepArithmeticParams = self.params  # type: ignore[assignment]
         text = sample.completion
+        if len(text) > MAX_CHARS:
+            return RewardResult.fail(Status.UNPARSEABLE, f"completion longer than {MAX_CHARS} characters")
         spans = segment(text, p.method, separator=p.separator, pattern=p.pattern, steps=sample.steps)
         steps: list[StepScore] = []
         checked: list[float] = []

@@ -47,12 +47,17 @@ _BOX_RX = re.compile(r"\\(?:begin)?(?:boxed|fbox|framebox)\s*(\{)?")
 _TAG_RX = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _ANCHOR_RX = re.compile(
     r"(?:final\s+answer|the\s+answer|answer|réponse|respuesta|antwort|risposta|答案|解答)"
-    r"(?:\s+(?:is|est|es|ist|would\s+be|should\s+be|will\s+be)\b)?\s*\**\s*[:：]?\s*\**"
+    # a verb or a colon must follow: "the answer as a percentage" is prose, not an anchor
+    r"(?:\s+(?:is|est|es|ist|would\s+be|should\s+be|will\s+be)\b\s*\**\s*[:：]?|\s*\**\s*[:：]|\s*(?=\\\[|\$|\\\())\s*\**"
     r"|\bthe\s+(?:final\s+)?(?:result|value|solution)\s+is\b\s*:?",
     re.I,
 )
 _FINAL_IS = re.compile(r"final\s+answer\s+is", re.I)
 _GSM8K_RX = re.compile(r"####\s*([^\n]+)")
+# GSM8K's released model solutions end with a line "A: <answer>" (only the last line counts)
+_GSM8K_A_RX = re.compile(r"(?:^|\n)[ \t]*A[ \t]*:[ \t]*([^\n]+?)\s*$")
+# "$80-$3 = $..." is currency, not inline math: a span that ends (or starts) with an operator
+_DANGLING_OP = re.compile(r"^\s*[=+*/^]|[-+*/=^]\s*$")
 _MATH_ENV_RX = re.compile(
     r"(?<!\\)\$\$(?P<dd>.+?)(?<!\\)\$\$"
     r"|\\\[(?P<br>.+?)\\\]"
@@ -208,6 +213,8 @@ def _last_math(text: str) -> Extraction | None:
     m = None
     for cand in _MATH_ENV_RX.finditer(text):
         content = _env_content(cand)
+        if _DANGLING_OP.search(content):  # "$80-$3": dollars, not a math span
+            continue
         if "\\" in content or _prose_count(content) < 2:  # "$? just about 1$" is prose, not math
             m = cand
     if m is None:
@@ -288,12 +295,13 @@ def _extract(text: str, order: tuple[str, ...], last_number: bool) -> Extraction
         elif kind == "final_answer":
             got = _final_answer(text)
         elif kind == "gsm8k":
-            if "####" in text:
-                m = _last_match(_GSM8K_RX, text)
-                if m is not None and m.group(1).strip():
-                    num = re.match(r"\s*([-+]?\$?[\d,.]*\d(?:/\d+)?)(?=\s|$)", m.group(1))
-                    ans = num.group(1) if num else m.group(1).strip()
-                    got = Extraction(ans, "gsm8k", (m.start(1), m.start(1) + len(ans)))
+            m = _last_match(_GSM8K_RX, text) if "####" in text else None
+            if m is None and "A" in text:
+                m = _GSM8K_A_RX.search(text)
+            if m is not None and m.group(1).strip():
+                num = re.match(r"\s*([-+]?\$?[\d,.]*\d(?:/\d+)?)(?=\s|$)", m.group(1))
+                ans = num.group(1) if num else m.group(1).strip()
+                got = Extraction(ans, "gsm8k", (m.start(1), m.start(1) + len(ans)))
         elif kind == "last_math":
             got = _last_math(text) if ("$" in text or "\\[" in text or "\\(" in text) else None
             if got is not None and last_number:
