@@ -1,3 +1,5 @@
+import pytest
+
 from rewardkit.data.synthetic import generate
 from rewardkit.types import Sample, Status
 from rewardkit.verifiers.arithmetic import StepArithmetic, check_equations, safe_arith
@@ -61,3 +63,21 @@ def test_numeric_reads_gsm8k_final_lines():
                    Sample("q", "work\n#### 1,234", reference="1234")])
     assert [x.score for x in r] == [1.0, None, 1.0]
     assert r[0].info["source"] == "gsm8k" and r[1].status is Status.UNPARSEABLE
+
+
+@pytest.mark.timeout(30)
+def test_step_arithmetic_is_linear_on_adversarial_text():
+    """A real GSM8K output once took a second per sample (nested-quantifier backtracking on long
+    digit runs); these inputs would take hours with such a regex. The pytest timeout is the hang
+    guard."""
+    nasty = [
+        "1." * 5000 + " = x",
+        "Melanie sold 1/3 * 5 = <<1/3*5=1.6666666666666665>>1.6666666666666665 vacuum. " * 200,
+        ("9" * 60 + " ") * 300 + "= ",
+        "(" * 10000 + "1+1" + ")" * 10000 + " = 2",
+    ]
+    res = StepArithmetic().score([Sample("q", t) for t in nasty])
+    assert [r.status for r in res][:2] == [Status.NOT_APPLICABLE, Status.OK]
+    assert res[1].score == 1.0
+    big = StepArithmetic().score([Sample("q", "1 + 1 = 2\n\n" * 20000)])[0]
+    assert big.status is Status.UNPARSEABLE and "longer than" in big.info["error"]
