@@ -143,3 +143,30 @@ def test_minimal_layers_still_kill_daemonised_children():
             state = open(f"/proc/{bg}/stat").read().rsplit(")", 1)[1].split()[0]
         assert state in (None, "Z", "X"), f"background process {bg} still running"
         assert sb.run(Job(code="print(2)")).stdout == "2\n"
+
+
+def test_interpreter_installed_under_tmp_still_runs(tmp_path):
+    """A venv under /tmp (as in CI's fresh clones) must survive the private /tmp mount: the
+    Python roots under a masked directory are bound back read-only, in warm and cold mode."""
+    import subprocess
+    import sys
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
+                   check=True, timeout=120)
+    script = (
+        "from rewardkit.verifiers.sandbox import LocalSandbox, Job\n"
+        "import sys\n"
+        "for warm in (True, False):\n"
+        "    with LocalSandbox(workers=1, warm=warm) as sb:\n"
+        "        r = sb.run(Job(code='import sys; print(sys.prefix)', stdin=''))\n"
+        "        print(warm, r.status, r.stdout.strip(), 'private_tmp' in r.layers)\n"
+    )
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True,
+                         timeout=120, cwd=str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 2, out.stdout
+    for line in lines:
+        warm, status, prefix, private = line.split()
+        assert status == "ok" and prefix == str(venv) and private == "True", line

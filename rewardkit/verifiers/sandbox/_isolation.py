@@ -136,13 +136,16 @@ def setup_worker(want: dict) -> tuple[list[str], dict[str, str]]:
             missing["mountns"] = str(e)
     if "mountns" in active:
         masked = []
-        for d in MASKED_TMP_DIRS:
-            if os.path.isdir(d) and not os.path.islink(d):
-                try:
-                    mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m")
-                    masked.append(d)
-                except OSError as e:
-                    missing[f"private_tmp:{d}"] = str(e)
+        # a tmp dir without a Python installation in it is masked first: it is then the staging
+        # area for the Python roots that live in the others (a venv under /tmp)
+        dirs = [d for d in MASKED_TMP_DIRS if os.path.isdir(d) and not os.path.islink(d)]
+        dirs.sort(key=lambda d: bool(_python_roots_under(d)))
+        for d in dirs:
+            try:
+                _over_mount(d, "mode=1777,size=512m", masked[0] if masked else None)
+                masked.append(d)
+            except OSError as e:
+                missing[f"private_tmp:{d}"] = str(e)
         if "/tmp" in masked:
             active.append("private_tmp")
         if want.get("hide_home", True):
@@ -165,25 +168,35 @@ def setup_worker(want: dict) -> tuple[list[str], dict[str, str]]:
     return active, missing
 
 
+def _over_mount(target: str, options: str, staging: str | None) -> None:
+    """Mount a fresh tmpfs over ``target``; the Python installation's directories that live under
+    it are bind-mounted back read-only (staged meanwhile under ``staging``, a private tmpfs)."""
+    roots = _python_roots_under(target)
+    if roots and staging is None:
+        raise OSError(errno.ENOENT, f"no private tmpfs to stage {roots} while masking {target}")
+    staged = []
+    for i, r in enumerate(roots):
+        st = f"{staging}/.rk-stage-{os.getpid()}-{i}"
+        os.makedirs(st, exist_ok=True)
+        mount(r, st, None, MS_BIND | MS_REC)
+        staged.append((st, r))
+    mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for st, r in staged:
+        os.makedirs(r, exist_ok=True)
+        mount(st, r, None, MS_BIND | MS_REC)
+        mount(None, r, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        umount(st)
+        os.rmdir(st)
+    _PRESERVED.extend(r for _, r in staged)
+
+
+_PRESERVED: list[str] = []  # Python roots bound back inside masked dirs (never wiped)
+
+
 def _hide_homes() -> None:
-    stage_base = "/tmp/.rk-stage"  # /tmp is our private tmpfs at this point
-    for hidden in HIDDEN_HOME_DIRS:
-        if not os.path.isdir(hidden):
-            continue
-        roots = _python_roots_under(hidden)
-        staged = []
-        for i, r in enumerate(roots):
-            st = f"{stage_base}-{os.getpid()}-{i}"
-            os.makedirs(st, exist_ok=True)
-            mount(r, st, None, MS_BIND | MS_REC)
-            staged.append((st, r))
-        mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
-        for st, r in staged:
-            os.makedirs(r, exist_ok=True)
-            mount(st, r, None, MS_BIND | MS_REC)
-            mount(None, r, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-            umount(st)
-            os.rmdir(st)
+    for hidden in HIDDEN_HOME_DIRS:  # /tmp is our private tmpfs at this point: the staging area
+        if os.path.isdir(hidden):
+            _over_mount(hidden, "mode=0755,size=1m", "/tmp")
 
 
 def wipe_private_tmp(keep: str) -> None:
@@ -196,7 +209,7 @@ def wipe_private_tmp(keep: str) -> None:
         except OSError:
             continue
         for e in entries:
-            if e.path == keep:
+            if e.path == keep or any(r == e.path or r.startswith(e.path + "/") for r in _PRESERVED):
                 continue
             try:
                 if e.is_dir(follow_symlinks=False):
