@@ -173,12 +173,47 @@ def table(title: str, groups: dict[str, list[int]], rows: list[dict[str, Any]],
     return "\n".join(lines)
 
 
+def gsm8k_outputs(path: Path) -> None:
+    """Both verifiers with their defaults on 5,276 real model solutions (free text ending in
+    "A: <n>", dollar signs as currency), against the released is_correct labels."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            r = json.loads(line)
+            gold = r["ground_truth"].rsplit("A:", 1)[1].strip()
+            for model, v in sorted(r.items()):
+                if isinstance(v, dict) and "solution" in v:
+                    rows.append({"id": f"gsm8k:{i}:{model}", "suite": "gsm8k_model_solutions", "gold": gold,
+                                 "pred": v["solution"], "expected": bool(v["is_correct"]),
+                                 "harness_extracts": True, "options": {}})
+    run_mv = mv_runner()
+    default = MathConfig()  # no per-row options: what a user gets out of the box
+
+    def run_rk_default(row: dict[str, Any]) -> tuple[bool, str]:
+        v = check(row["gold"], row["pred"], default)
+        return (v.status is Status.OK and bool(v.equal)), (v.status.value if v.status is not Status.OK else v.method)
+
+    get_pool().warm()
+    for fn in (run_rk_default, run_mv):
+        fn(rows[0])
+    res = {"rewardkit": measure(rows, run_rk_default), "math-verify": measure(rows, run_mv)}
+    print(table("GSM8K released model solutions (real outputs, library defaults)",
+                {"gsm8k_model_solutions": list(range(len(rows)))}, rows, res))
+    rk, mv = summarize(rows, res["rewardkit"]), summarize(rows, res["math-verify"])
+    print(f"\nthroughput ratio rewardkit / math-verify: {rk['tput'] / mv['tput']:.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--own", type=Path, default=OWN)
     ap.add_argument("--json", type=Path, default=None, help="write per-pair verdicts here")
+    ap.add_argument("--gsm8k", action="store_true",
+                    help="instead: real model outputs, GSM8K's released solutions with is_correct labels")
     args = ap.parse_args()
+    if args.gsm8k:
+        gsm8k_outputs(args.shared.parent / "gsm8k" / "example_model_solutions.jsonl")
+        return
     rows: list[dict[str, Any]] = []
     if args.shared.exists():
         rows += load(args.shared)
