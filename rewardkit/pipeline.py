@@ -76,6 +76,9 @@ class Pipeline(BaseRewardSource):
                                   + format_validation_error(e, prefix=f"shaping[{i}]")) from None
         self.steps_from = self.config.steps_from
         self._by_name = {s.component: k for k, s in enumerate(self.specs)}
+        only = self.specs[0]
+        self._passthrough = (len(self.specs) == 1 and only.weight == 1.0 and not only.fill
+                             and only.gated_by is None and self.config.gate is None)
 
     # pickling: rebuild from the (validated, plain-data) config in worker processes
     def __getstate__(self) -> dict[str, Any]:
@@ -146,6 +149,18 @@ class Pipeline(BaseRewardSource):
 
     def combine(self, parts: Sequence[RewardResult]) -> RewardResult:
         """Combine one sample's component results (one per spec, in order) into the total."""
+        if self._passthrough:  # one plain component: the same rules, without the bookkeeping
+            r = parts[0]
+            name = self.specs[0].component
+            info = {name: r.info} if r.info else {}
+            if r.status is Status.OK:
+                tok_scores, tok_spans = self._tokens(parts)
+                return RewardResult(r.score, Status.OK, {name: r.score}, self._steps(parts),
+                                    tok_scores, tok_spans, info)
+            if r.status is not Status.NOT_APPLICABLE:
+                info["failed_components"] = [name]
+            return RewardResult(None, r.status, {name: None}, self._steps(parts) if r.status is not
+                                Status.NOT_APPLICABLE else None, info=info)
         specs = self.specs
         values: dict[str, float | None] = {}
         for spec, r in zip(specs, parts, strict=True):

@@ -111,3 +111,16 @@ def test_order_preserved_batch_async_and_pickle():
     p2 = pickle.loads(pickle.dumps(p))
     assert p2.score(samples) == sync
     assert p.score([]) == []
+
+
+@pytest.mark.parametrize("part", [(0.25, "ok"), (None, "not_applicable"), (None, "unparseable"),
+                                  (None, "timeout"), (None, "error"), (None, "raise")])
+def test_single_component_fast_path_follows_the_general_rules(part):
+    steps = [StepScore(0, 1, 1.0)]
+    p = Pipeline({"rewards": [A]})
+    assert p._passthrough
+    samples = [Sample(prompt="p", completion="c", metadata={"a": part, "a_steps": steps})]
+    fast = p.score(samples)
+    p._passthrough = False
+    general = p.score(samples)
+    assert fast == general

@@ -27,18 +27,18 @@ _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _MAX_DIGITS = 4000  # guard: Fraction of a huge literal is fine, but keep inputs bounded
 
 
-def parse_number(s: Any) -> Fraction | None:
+def parse_number(s: Any) -> Fraction | int | None:
     """Exact value of a plain numeric answer (int, decimal, a/b, \\frac{a}{b}, 1e-3, 12%, 1,234)."""
     if isinstance(s, bool):
         return None
     if isinstance(s, int):
-        return Fraction(s)
+        return s
     if isinstance(s, float):
         return Fraction(s) if s == s and abs(s) != float("inf") else None
     if not isinstance(s, str):
         return None
-    if s.isdigit() and len(s) <= 18:  # fast path: plain non-negative integer
-        return Fraction(int(s))
+    if s.isdigit() and len(s) <= 18:  # fast path: a plain integer compares as an int
+        return int(s)
     t = s.strip().rstrip(".").replace("\\!", "").replace("\\,", "").replace("\\$", "").translate(_STRIP)
     if "," in t:
         if not _THOUSANDS.match(t):
