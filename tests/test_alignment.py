@@ -117,3 +117,35 @@ def test_errors_are_clear():
 
     with pytest.raises(TypeError, match="fast tokenizer"):
         token_offsets(SlowTokenizer(), ["x"])
+
+
+def test_processbench_steps_round_trip_to_policy_tokens(shared_data):
+    """Real step-labelled solutions (ProcessBench): explicit steps are located in the joined text,
+    and each step's label lands on the token completing that step, through a byte-level BPE."""
+    import json
+
+    path = shared_data / "processbench.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()[:200]]
+    tok = bpe_tokenizer()
+    texts = ["\n\n".join(it["steps"]) for it in items]
+    offs = token_offsets(tok, texts)
+    results = []
+    for it, text in zip(items, texts, strict=True):
+        spans = segment(text, steps=it["steps"])
+        assert [text[s.start:s.end] for s in spans] == [s.strip() for s in it["steps"] if s.strip()]
+        first_bad = it["label"]
+        labels = [0.0 if (first_bad >= 0 and k >= first_bad) else 1.0 for k in range(len(spans))]
+        results.append(RewardResult(0.0, steps=[StepScore(s.start, s.end, v)
+                                                for s, v in zip(spans, labels, strict=True)]))
+    d = dense_rewards(results, offs, sequence=False, backend="numpy")
+    non_ascii = 0
+    for b, (res, o) in enumerate(zip(results, offs, strict=True)):
+        expected = np.zeros(d.rewards.shape[1], dtype=np.float32)
+        for st in res.steps:
+            expected[covering_token(o, st.end - 1)] += st.score
+            non_ascii += not texts[b][st.start:st.end].isascii()
+        np.testing.assert_allclose(d.rewards[b], expected)
+        assert d.rewards[b].sum() == pytest.approx(sum(st.score for st in res.steps))
+    assert non_ascii > 0  # the sample has steps with non-ASCII characters (the case that matters)
