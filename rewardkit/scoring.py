@@ -214,7 +214,7 @@ def score_dataset(
         input_desc: str = "synthetic"
         total = 400
     elif isinstance(input, (str, Path)):
-        records = iter_records(input, input_format)
+        records = iter_records(input, input_format, json_columns=(cols.reference, cols.steps))
         input_desc = str(Path(input).resolve())
         if Path(input).is_file() and (input_format or Path(input).suffix.lower()) in ("jsonl", ".jsonl"):
             total = _count_lines(Path(input))

@@ -256,3 +256,19 @@ def test_group_shaping_sees_whole_groups_across_batches(tmp_path):
             else:
                 assert m["components"]["correct"] in (0.0, 1.0)  # raw component kept
     assert any(r["status"] == "unparseable" for r in rows)
+
+
+def test_csv_parses_json_only_where_json_is_expected(tmp_path):
+    path = tmp_path / "in.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "prompt", "completion", "reference"])
+        w.writerow(["a", "list the roots", "[1, 2]", '{"answer": "[1, 2]"}'])
+        w.writerow(["b", '[{"role": "user", "content": "hi"}]', "The answer is 3", "3"])
+    out = tmp_path / "o.jsonl"
+    s = score_dataset({"rewards": [{"type": "exact_match", "last_number": False}]}, path, out,
+                      on_error="skip")
+    rows = read_jsonl(out)
+    assert not s.skipped
+    assert rows[0]["completion"] == "[1, 2]" and rows[0]["reference"] == {"answer": "[1, 2]"}
+    assert rows[1]["prompt"] == [{"role": "user", "content": "hi"}] and rows[1]["score"] == 1.0

@@ -92,7 +92,10 @@ def _maybe_json(v: Any) -> Any:
     return v
 
 
-def _iter_csv(path: Path) -> Iterator[tuple[str, dict[str, Any] | RecordError]]:
+def _iter_csv(path: Path, json_columns: frozenset[str]) -> Iterator[tuple[str, dict[str, Any] | RecordError]]:
+    """CSV cells are text; the ``json_columns`` (reference, steps) are parsed when they hold a JSON
+    object or list, and any other cell only when it holds a list of chat messages -- so a
+    completion that happens to read "[1, 2]" stays text."""
     delim = "\t" if path.suffix.lower() == ".tsv" else ","
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f, delimiter=delim)
@@ -101,7 +104,11 @@ def _iter_csv(path: Path) -> Iterator[tuple[str, dict[str, Any] | RecordError]]:
             if None in rec:  # more cells than header fields
                 yield where, RecordError(where, f"row has {len(rec) - 1 + len(rec[None])} cells, header has {len(rec) - 1}")
                 continue
-            yield where, {k: _maybe_json(v) for k, v in rec.items()}
+            out: dict[str, Any] = {}
+            for k, v in rec.items():
+                parsed = _maybe_json(v)
+                out[k] = parsed if (k in json_columns or _is_messages(parsed)) else v
+            yield where, out
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[str, dict[str, Any] | RecordError]]:
@@ -127,8 +134,11 @@ def _iter_hf(path: Path) -> Iterator[tuple[str, dict[str, Any] | RecordError]]:
         yield f"{path.name}:record {i}", rec
 
 
-def iter_records(path: str | Path, fmt: str | None = None) -> Iterator[tuple[str, dict[str, Any] | RecordError]]:
-    """Yield ``(where, record)`` or ``(where, RecordError)`` for every record of the input."""
+def iter_records(path: str | Path, fmt: str | None = None,
+                 json_columns: tuple[str, ...] = ("reference", "steps")) -> Iterator[tuple[str, dict[str, Any] | RecordError]]:
+    """Yield ``(where, record)`` or ``(where, RecordError)`` for every record of the input.
+
+    ``json_columns``: CSV columns whose JSON text is parsed (other formats carry types already)."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"input not found: {p}")
@@ -136,7 +146,7 @@ def iter_records(path: str | Path, fmt: str | None = None) -> Iterator[tuple[str
     if fmt == "jsonl":
         return _iter_jsonl(p)
     if fmt == "csv":
-        return _iter_csv(p)
+        return _iter_csv(p, frozenset(json_columns))
     if fmt == "parquet":
         return _iter_parquet(p)
     if fmt == "hf":
