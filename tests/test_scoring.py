@@ -272,3 +272,13 @@ def test_csv_parses_json_only_where_json_is_expected(tmp_path):
     assert not s.skipped
     assert rows[0]["completion"] == "[1, 2]" and rows[0]["reference"] == {"answer": "[1, 2]"}
     assert rows[1]["prompt"] == [{"role": "user", "content": "hi"}] and rows[1]["score"] == 1.0
+
+
+def test_resume_of_a_finished_run_says_so(tmp_path, records):
+    inp = write_jsonl(tmp_path / "in.jsonl", records)
+    out = tmp_path / "o.jsonl"
+    score_dataset(NUMERIC, inp, out)
+    before = out.read_bytes()
+    with pytest.raises(FileExistsError, match="already complete"):
+        score_dataset(NUMERIC, inp, out, resume=True)
+    assert out.read_bytes() == before

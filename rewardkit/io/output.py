@@ -67,6 +67,9 @@ class ResumableWriter:
             if self.skipped_path.exists():
                 skipped = list(self._recover(self.skipped_path))
         else:
+            if self.resume and self.path.exists() and not self.overwrite:
+                raise FileExistsError(f"{self.path} is already complete; nothing to resume "
+                                      "(pass --overwrite to score it again)")
             if self.partial.exists() and not self.overwrite:
                 raise FileExistsError(
                     f"an interrupted run left {self.partial}; pass --resume to continue it "
@@ -77,8 +80,6 @@ class ResumableWriter:
             for p in (self.partial, self.skipped_path):
                 if p.exists():
                     p.unlink()
-            if self.resume and self.path.exists():
-                raise FileExistsError(f"{self.path} is already complete; nothing to resume")
             atomic_write_bytes(self.meta_path, orjson.dumps(self.meta, option=orjson.OPT_INDENT_2))
         self._f = open(self.partial, "ab")
         self._skipped_f = open(self.skipped_path, "ab")
