@@ -58,6 +58,9 @@ class _Failure(Exception):
         self.status = status
 
 
+_NO_FAILURE = _Failure(Status.ERROR, "no attempt made")
+
+
 def _sample_json(s: Sample) -> dict[str, Any]:
     d: dict[str, Any] = {"prompt": s.prompt, "completion": s.completion}
     if s.reference is not None:
@@ -187,32 +190,45 @@ class RemoteReward(BaseRewardSource):
         m = self.params.max_batch  # type: ignore[attr-defined]
         return [samples[i:i + m] for i in range(0, len(samples), m)]
 
+    def _outcome(self, resp: Any, exc: BaseException | None, n: int
+                 ) -> tuple[list[RewardResult] | None, _Failure, bool, float | None]:
+        """One attempt, sync or async alike: (results, _, _, _) on success, else
+        (None, failure, retry?, server-suggested delay)."""
+        import httpx
+
+        if exc is not None:
+            if isinstance(exc, httpx.TimeoutException):
+                return None, _Failure(Status.TIMEOUT, f"timed out calling {self.endpoint}: {type(exc).__name__}"), \
+                    True, None
+            return None, _Failure(Status.ERROR, f"cannot reach {self.endpoint}: {type(exc).__name__}: {exc}"), \
+                True, None
+        if resp.status_code == 200:
+            try:
+                return self._parse(resp, n), _NO_FAILURE, False, None
+            except _Failure as e:
+                return None, e, False, None
+        retryable, hint, msg = self._classify(resp)
+        return None, _Failure(Status.ERROR, msg), retryable, hint
+
     # -- sync ------------------------------------------------------------------------------------
     def _post(self, chunk: Sequence[Sample]) -> list[RewardResult]:
         import httpx
 
         p: RemoteParams = self.params  # type: ignore[assignment]
         body = self._body(chunk)
-        last = _Failure(Status.ERROR, "no attempt made")
+        last = _NO_FAILURE
         for attempt in range(p.retries + 1):
-            hint = None
+            resp, exc = None, None
             try:
                 resp = self._client.post(self.endpoint, content=body)
-                if resp.status_code == 200:
-                    return self._parse(resp, len(chunk))
-                retryable, hint, msg = self._classify(resp)
-                last = _Failure(Status.ERROR, msg)
-                if not retryable:
-                    break
-            except httpx.TimeoutException as e:
-                last = _Failure(Status.TIMEOUT, f"timed out calling {self.endpoint}: {type(e).__name__}")
             except httpx.HTTPError as e:
-                last = _Failure(Status.ERROR, f"cannot reach {self.endpoint}: {type(e).__name__}: {e}")
-            except _Failure as e:
-                last = e
+                exc = e
+            results, last, retry, hint = self._outcome(resp, exc, len(chunk))
+            if results is not None:
+                return results
+            if not retry or attempt == p.retries:
                 break
-            if attempt < p.retries:
-                time.sleep(self._delay(attempt, hint))
+            time.sleep(self._delay(attempt, hint))
         return self._fail(len(chunk), last)
 
     def score_batch(self, samples: Sequence[Sample]) -> list[RewardResult]:
@@ -230,26 +246,19 @@ class RemoteReward(BaseRewardSource):
 
         p: RemoteParams = self.params  # type: ignore[assignment]
         body = self._body(chunk)
-        last = _Failure(Status.ERROR, "no attempt made")
+        last = _NO_FAILURE
         for attempt in range(p.retries + 1):
-            hint = None
+            resp, exc = None, None
             try:
                 resp = await client.post(self.endpoint, content=body)
-                if resp.status_code == 200:
-                    return self._parse(resp, len(chunk))
-                retryable, hint, msg = self._classify(resp)
-                last = _Failure(Status.ERROR, msg)
-                if not retryable:
-                    break
-            except httpx.TimeoutException as e:
-                last = _Failure(Status.TIMEOUT, f"timed out calling {self.endpoint}: {type(e).__name__}")
             except httpx.HTTPError as e:
-                last = _Failure(Status.ERROR, f"cannot reach {self.endpoint}: {type(e).__name__}: {e}")
-            except _Failure as e:
-                last = e
+                exc = e
+            results, last, retry, hint = self._outcome(resp, exc, len(chunk))
+            if results is not None:
+                return results
+            if not retry or attempt == p.retries:
                 break
-            if attempt < p.retries:
-                await asyncio.sleep(self._delay(attempt, hint))
+            await asyncio.sleep(self._delay(attempt, hint))
         return self._fail(len(chunk), last)
 
     async def ascore(self, samples: Sequence[Sample]) -> list[RewardResult]:
