@@ -6,28 +6,25 @@ the pairs.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
+from pathlib import Path
 
 from rewardkit.types import Status
-from rewardkit.verifiers.math import MathConfig, check, verify
+from rewardkit.verifiers.math import check, verify
 
 
-def harness_config(row: dict) -> MathConfig:
-    """The harness options of a row, mapped onto MathConfig (see benchmarks/bench_math.py)."""
-    o = row.get("options") or {}
-    kw: dict = {}
-    if row["harness_extracts"]:
-        kw["last_number"] = True  # these harnesses also take a bare number from free text
-    if o.get("match_types") == ["NativeLetters"]:
-        kw["choices"] = "force"
-    if o.get("strict") is False:
-        kw.update(strict_variables=False, strict_labels=False)
-    if o.get("allow_set_relation_comp") is False:
-        kw["set_relation"] = "gold_relation_only"
-    if row["suite"] == "hendrycks_math_is_equiv":
-        kw["ordered_lists"] = True  # string comparison harness: order matters
-    return MathConfig(**kw)
+def _bench_module():
+    """The benchmark's mapping of each harness's options onto MathConfig: one definition, shared."""
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_math.py"
+    spec = importlib.util.spec_from_file_location("_bench_math", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+harness_config = _bench_module().rk_config
 
 
 def run_row(row: dict):
