@@ -148,10 +148,9 @@ def test_minimal_layers_still_kill_daemonised_children():
 def test_interpreter_installed_under_tmp_still_runs(tmp_path):
     """A venv under /tmp (as in CI's fresh clones) must survive the private /tmp mount: the
     Python roots under a masked directory are bound back read-only, in warm and cold mode."""
+    import site
     import subprocess
     import sys
-
-    import site
     import sysconfig
 
     venv = tmp_path / "venv"
