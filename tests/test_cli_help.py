@@ -100,8 +100,11 @@ def test_unknown_source_error_names_the_file(tmp_path):
         Pipeline(cfg)
 
 
-@pytest.mark.parametrize("missing", ["fastapi", "uvicorn"])
-@pytest.mark.parametrize("args", [["serve"], ["serve", "--config", "pipe.yaml", "--port", "1"]])
+@pytest.mark.parametrize("missing,args", [
+    ("fastapi", ["serve"]),
+    ("fastapi", ["serve", "--config", "pipe.yaml", "--port", "1"]),
+    ("uvicorn", ["serve", "--config", "pipe.yaml"]),
+])
 def test_serve_without_the_extra_names_it_and_fails(tmp_path, missing, args):
     fake = tmp_path / "fake"
     fake.mkdir()
