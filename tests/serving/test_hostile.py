@@ -17,7 +17,7 @@ from tests.serving.conftest import NUMERIC, REPO
 
 @pytest.fixture(scope="module")
 def server(server_factory):
-    return server_factory(NUMERIC, "--header-timeout", "1", "--body-timeout", "1", "--limit-concurrency", "6")
+    return server_factory(NUMERIC, "--header-timeout", "2", "--body-timeout", "1", "--limit-concurrency", "6")
 
 
 def _connect(url: str) -> socket.socket:
@@ -52,7 +52,7 @@ def _closed_within(s: socket.socket, seconds: float) -> bool:
 
 def test_silent_connection_is_closed(server):
     with _connect(server.url) as s:
-        assert _closed_within(s, 5.0)
+        assert _closed_within(s, 8.0)
 
 
 def test_trickled_headers_are_cut_off(server):
@@ -60,7 +60,7 @@ def test_trickled_headers_are_cut_off(server):
         s.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\n")
         t0 = time.monotonic()
         closed = False
-        while time.monotonic() - t0 < 6.0:  # one header byte every 0.2 s, forever
+        while time.monotonic() - t0 < 10.0:  # one header byte every 0.2 s, forever
             try:
                 s.sendall(b"X")
             except (BrokenPipeError, ConnectionResetError):
@@ -70,7 +70,7 @@ def test_trickled_headers_are_cut_off(server):
                 closed = True
                 break
         assert closed, "a client trickling its headers kept the connection open"
-        assert time.monotonic() - t0 < 4.0
+        assert time.monotonic() - t0 < 8.0
 
 
 def test_trickled_body_gets_408(server):
