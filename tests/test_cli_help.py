@@ -50,6 +50,8 @@ def test_the_walk_finds_every_subcommand_and_their_options():
 @pytest.mark.parametrize("name,action", _options(), ids=[n for n, _ in _options()])
 def test_every_option_has_help_that_shows_its_default(name, action):
     assert action.help and action.help != argparse.SUPPRESS, f"{name}: no help text"
+    if not action.option_strings:  # a positional argument is always given: it has no default
+        return
     text = action.help % {"default": action.default, "prog": "rewardkit", "choices": action.choices}
     assert "default" in text or "required" in text, f"{name}: help does not say its default: {text!r}"
     if action.default not in (None, False, True, argparse.SUPPRESS) and "%(default)" not in action.help:
