@@ -55,7 +55,8 @@ def parse(doc: Path) -> list[Block]:
     blocks = []
     for m in _FENCE.finditer(text):
         line = text.count("\n", 0, m.start()) + 1
-        b = Block(doc, line, m.group(1).lower(), m.group(2))
+        lang = {"py": "python", "python3": "python", "yml": "yaml"}.get(m.group(1).lower(), m.group(1).lower())
+        b = Block(doc, line, lang, m.group(2))
         before = text[:m.start()].rstrip("\n").rsplit("\n", 1)[-1]
         mark = _MARK.search(before)
         text_of_mark = mark.group(1) if mark else ""
