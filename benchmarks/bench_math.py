@@ -72,6 +72,9 @@ def rk_config(row: dict[str, Any]) -> MathConfig:
         kw["set_relation"] = "gold_relation_only"
     if row["suite"] == "hendrycks_math_is_equiv":
         kw["ordered_lists"] = True
+    if o.get("precision") is not None and o["precision"] < 6:
+        # the harness compares numbers rounded to `precision` places, on both sides
+        kw["rounding"] = "either"
     return MathConfig(**kw)
 
 

@@ -62,6 +62,18 @@ class Ctx:
     notes: list[str] = field(default_factory=list)
     huge: bool = False
     methods: set[str] = field(default_factory=set)
+    #: True while the walk compares the prediction's side first (a relation turned into a set,
+    #: an interval or a matrix against the gold): the rounding rule must still read the gold.
+    flipped: bool = False
+
+
+def _swapped(ctx: Ctx, fn: Any, *args: Any) -> Tri:
+    """``fn(*args)`` with the roles of the first two arguments swapped (pred first, gold second)."""
+    ctx.flipped = not ctx.flipped
+    try:
+        return fn(*args)
+    finally:
+        ctx.flipped = not ctx.flipped
 
 
 # ---------------------------------------------------------------------------- leaves
@@ -98,7 +110,32 @@ def _abs(v: Any) -> float:
         return math.inf
 
 
-def numbers_equal(x: Any, y: Any, xt: str, yt: str, cfg: MathConfig) -> bool | None:
+def within_rounding(gold_text: str, other: Any, cfg: MathConfig) -> bool:
+    """The rounding rule: a gold written as a decimal with k >= ``rounding_min_decimals`` places
+    (datasets store rounded golds) accepts any value that rounds to it (``0.67`` ~ ``2/3``)."""
+    k = _decimals(gold_text)
+    if k is None or k < cfg.rounding_min_decimals:
+        return False
+    try:
+        return abs(complex(other) - complex(Fraction(gold_text.strip()))) <= 0.5 * 10.0 ** (-k) * (1 + 1e-9)
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return False
+
+
+def rounding_sides(xt: str, yt: str, x: Any, y: Any, cfg: MathConfig, gold_first: bool) -> tuple[tuple[str, Any], ...]:
+    """(written decimal, other value) pairs the rounding rule may use: the gold's side only by
+    default (an approximation of an exact gold is not its answer), both with ``rounding="either"``."""
+    if cfg.rounding == "off":
+        return ()
+    if cfg.rounding == "either":
+        return ((xt, y), (yt, x))
+    return ((xt, y),) if gold_first else ((yt, x),)
+
+
+def numbers_equal(x: Any, y: Any, xt: str, yt: str, cfg: MathConfig, gold_first: bool = True) -> bool | None:
+    """Equality of two numbers ``x`` (written ``xt``) and ``y`` (``yt``); ``gold_first`` says
+    that ``x`` is the gold's. Exact values written exactly compare exactly; a written decimal
+    within ``rel_tol``/``abs_tol`` or the rounding rule (`rounding_sides`)."""
     if isinstance(x, Fraction) and isinstance(y, Fraction):
         if x == y:
             return True
@@ -130,18 +167,9 @@ def numbers_equal(x: Any, y: Any, xt: str, yt: str, cfg: MathConfig) -> bool | N
         # both exact (e.g. e^{16}-1 vs e^{16}, sqrt 8 vs 2 sqrt 2) but evaluated in floating point:
         # no tolerance; too close for floats to tell -> undecided, sympy decides at 30 digits
         return None if diff <= 1e-9 * scale else False  # type: ignore[return-value]
-    if diff <= cfg.rel_tol * scale or diff <= cfg.abs_tol:
+    if diff <= cfg.rel_tol * scale * (1 + 1e-9) or diff <= cfg.abs_tol:
         return True
-    if cfg.rounding:
-        for lit, other in ((xt, y), (yt, x)):
-            k = _decimals(lit)
-            if k is not None and k >= cfg.rounding_min_decimals:
-                try:
-                    if abs(complex(other) - complex(Fraction(lit))) <= 0.5 * 10.0 ** (-k) * (1 + 1e-9):
-                        return True
-                except (OverflowError, ValueError):
-                    pass
-    return False
+    return any(within_rounding(lit, other, cfg) for lit, other in rounding_sides(xt, yt, x, y, cfg, gold_first))
 
 
 def _pct_candidates(v: Any, pct: bool, rule: str) -> list[Any]:
@@ -163,15 +191,16 @@ def leaf_eq(a: Leaf, b: Leaf, ctx: Ctx) -> Tri:
     va, vb = leaf_value(a.text, mixed), leaf_value(b.text, mixed)
     if va[0] == "num" and vb[0] == "num":
         ctx.methods.add("numeric")
+        gold_first = not ctx.flipped
         if a.pct and b.pct:
-            r = numbers_equal(va[1], vb[1], a.text, b.text, ctx.cfg)
+            r = numbers_equal(va[1], vb[1], a.text, b.text, ctx.cfg, gold_first)
         else:
             r = False
             for x in _pct_candidates(va[1], a.pct, ctx.cfg.percent):
                 for y in _pct_candidates(vb[1], b.pct, ctx.cfg.percent):
                     xt = a.text if x is va[1] else "0.0"
                     yt = b.text if y is vb[1] else "0.0"
-                    got = numbers_equal(x, y, xt, yt, ctx.cfg)
+                    got = numbers_equal(x, y, xt, yt, ctx.cfg, gold_first)
                     if got:
                         return True
                     if got is None:
@@ -357,6 +386,8 @@ def equivalent(g: Node, p: Node, ctx: Ctx) -> Tri:
             if isinstance(a.value, _SETLIKE):  # x \in [0,1) vs 0 \leq x < 1
                 if a is g and cfg.set_relation == "gold_relation_only":
                     return False
+                if a is g:  # the relation is the prediction's
+                    return _swapped(ctx, rel_vs_set, other, a.value, ctx)
                 return rel_vs_set(other, a.value, ctx)
             return False
         return equivalent(a.value, other, ctx) if a is g else equivalent(other, a.value, ctx)
@@ -369,7 +400,7 @@ def equivalent(g: Node, p: Node, ctx: Ctx) -> Tri:
                 return False  # Math-Verify's allow_set_relation_comp=False: gold set vs pred relation
             if isinstance(other, Seq) and other.kind != "pair":
                 return False
-            return rel_vs_set(rel, other, ctx)
+            return _swapped(ctx, rel_vs_set, rel, other, ctx) if rel is p else rel_vs_set(rel, other, ctx)
         return False
     if isinstance(g, Choice) or isinstance(p, Choice):
         gl = g.letter if isinstance(g, Choice) else _letter(g)
@@ -394,7 +425,9 @@ def equivalent(g: Node, p: Node, ctx: Ctx) -> Tri:
             return False
         return _all((leaf_eq(g.lo, p.lo, ctx), leaf_eq(g.hi, p.hi, ctx)))
     if isinstance(g, Interval) or isinstance(p, Interval):
-        iv, other = (g, p) if isinstance(g, Interval) else (p, g)
+        if isinstance(p, Interval) and not isinstance(g, Interval):
+            return _swapped(ctx, equivalent, p, g, ctx)
+        iv, other = g, p
         if isinstance(other, Seq) and other.kind == "pair" and iv.lopen and iv.ropen:
             return _ordered((iv.lo, iv.hi), other.items, ctx)
         if isinstance(other, Union):
@@ -407,7 +440,9 @@ def equivalent(g: Node, p: Node, ctx: Ctx) -> Tri:
             return False
         return _all(equivalent(a, b, ctx) for ra, rb in zip(g.rows, p.rows, strict=False) for a, b in zip(ra, rb, strict=False))
     if isinstance(g, Matrix) or isinstance(p, Matrix):
-        mat, other = (g, p) if isinstance(g, Matrix) else (p, g)
+        if isinstance(p, Matrix) and not isinstance(g, Matrix):
+            return _swapped(ctx, equivalent, p, g, ctx)
+        mat, other = g, p
         if isinstance(other, Leaf) and "\\begin" in other.text:  # matrix arithmetic: A + B
             if not ctx.symbolic:
                 return None

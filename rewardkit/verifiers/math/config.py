@@ -10,7 +10,7 @@ from typing import Any
 __all__ = ["MathConfig", "DEFAULT_ORDER", "EXTRACTORS", "VERIFIER_VERSION"]
 
 #: Bumped whenever a change can alter a verdict; part of every cache key.
-VERIFIER_VERSION = "rewardkit-math-1"
+VERIFIER_VERSION = "rewardkit-math-2"
 
 #: Default extraction order, first hit wins (see `rewardkit.verifiers.math.extract`).
 DEFAULT_ORDER: tuple[str, ...] = (
@@ -44,8 +44,14 @@ class MathConfig:
     Comparison
         rel_tol / abs_tol: tolerance used when one side is a decimal or irrational. Two exact
             values (integers, fractions, exact surds) are compared exactly.
-        rounding: a decimal written with k >= ``rounding_min_decimals`` places equals a value that
-            rounds to it (``0.33`` ~ ``1/3``, ``2.6667`` ~ ``8/3``).
+        rounding: the rounding rule -- a decimal written with k >= ``rounding_min_decimals``
+            places equals a value that rounds to it. ``"gold"`` (default): only a *gold* written
+            as a decimal is read as rounded (datasets store rounded golds: gold ``0.33`` accepts
+            ``1/3``), to the gold's own digits; an exact gold (``2/3``, ``\\pi``, ``\\sqrt 2``)
+            needs a prediction within ``rel_tol``, so ``0.67``, ``3.14`` and ``1.414`` are wrong
+            (a policy rewarded for them learns to approximate). ``"either"``: the rule applies
+            to both sides (the behaviour before 2026-12; Qwen2.5-Math/MARIO-style graders).
+            ``"off"``: tolerances only. ``True``/``False`` mean ``"gold"``/``"off"``.
         ordered_lists: bare comma lists compare in order (default: as multisets, like solution
             sets). Tuples ``(a,b)`` are always ordered.
         tuple_vs_set: a tuple may equal a set with the same elements.
@@ -70,7 +76,7 @@ class MathConfig:
     mixed_numbers: bool = True
     rel_tol: float = 1e-6
     abs_tol: float = 0.0
-    rounding: bool = True
+    rounding: str | bool = "gold"
     rounding_min_decimals: int = 2
     ordered_lists: bool = False
     tuple_vs_set: bool = False
@@ -87,6 +93,10 @@ class MathConfig:
             raise ValueError(f"unknown extractor(s) {bad}; known: {sorted(EXTRACTORS)}")
         if self.choices not in ("auto", "force", "off"):
             raise ValueError("choices must be 'auto', 'force' or 'off'")
+        if isinstance(self.rounding, bool):
+            object.__setattr__(self, "rounding", "gold" if self.rounding else "off")
+        if self.rounding not in ("gold", "either", "off"):
+            raise ValueError("rounding must be 'gold', 'either' or 'off'")
         if self.percent not in ("either", "fraction", "strip"):
             raise ValueError("percent must be 'either', 'fraction' or 'strip'")
         if self.set_relation not in ("symmetric", "gold_relation_only"):

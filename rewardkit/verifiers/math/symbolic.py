@@ -16,7 +16,6 @@ to scaling); inequalities up to a positive factor, or as solution sets when they
 
 from __future__ import annotations
 
-from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
@@ -90,14 +89,12 @@ def expr_eq(a: Any, b: Any, ctx: Any, text_a: str = "", text_b: str = "") -> boo
         if va is not None and vb is not None:
             if _close(va, vb, tol):
                 return True
-            if ctx.cfg.rounding and _has_float(a, b):
-                from rewardkit.verifiers.math.compare import _decimals
+            if _has_float(a, b):
+                from rewardkit.verifiers.math.compare import rounding_sides, within_rounding
 
-                for lit, other in ((text_a, vb), (text_b, va)):
-                    k = _decimals(lit)
-                    if k is not None and k >= ctx.cfg.rounding_min_decimals:
-                        if abs(other - complex(Fraction(lit))) <= 0.5 * 10.0 ** (-k) * (1 + 1e-9):
-                            return True
+                sides = rounding_sides(text_a, text_b, va, vb, ctx.cfg, not ctx.flipped)
+                if any(within_rounding(lit, other, ctx.cfg) for lit, other in sides):
+                    return True
             return False
     else:
         syms = sorted(free, key=str)
