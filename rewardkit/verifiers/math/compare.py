@@ -381,6 +381,10 @@ def equivalent(g: Node, p: Node, ctx: Ctx) -> Tri:
         a, other = (g, p) if isinstance(g, Assign) else (p, g)
         if isinstance(other, Rel):
             if isinstance(a.value, Leaf) and all(o == "=" for o in other.ops):
+                if a is g and _VARIABLE.match(a.label.strip()) and leaf_value(a.value.text)[0] == "num":
+                    # the gold is a solved value (x = 2): an equation still to be solved
+                    # (3x - 6 = 0, 2x = 4; often the problem restated) is not that answer
+                    return False
                 as_rel = Rel((Leaf(a.label), a.value), ("=",))
                 return rel_eq(as_rel, other, ctx) if a is g else rel_eq(other, as_rel, ctx)
             if isinstance(a.value, _SETLIKE):  # x \in [0,1) vs 0 \leq x < 1

@@ -350,15 +350,22 @@ def _extract(text: str, order: tuple[str, ...], last_number: bool) -> Extraction
 
 
 # ---------------------------------------------------------------------------- multiple choice
+# A choice letter stands on its own: not part of a word, a number ("2B"), a LaTeX group
+# ("\\mathrm{E}"), a subscript/superscript or an operation ("E*2", "x = C^2"). Bold (**B**) and
+# parentheses ((B), B)) are choice-like; a single "*" is multiplication.
+_CHOICE_LEFT = r"(?<![A-Za-z0-9_\\{}^*/+=<>|-])(?<![*/+=<>^-]\s)"
+_CHOICE_RIGHT = r"(?![A-Za-z0-9_{}^*/+=<>|\\-])(?!\s*[*/+=<>^])"
+
+
 def _choice_patterns(letters: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     L = f"[{re.escape(letters)}]"
+    one = rf"{_CHOICE_LEFT}(?:\*\*)?\(?({L})\)?(?:\*\*)?{_CHOICE_RIGHT}"
     anchored = re.compile(
-        r"(?:answer|réponse|respuesta|antwort|risposta|答案|option|choice)[^\n]{0,50}?"
-        rf"(?<![A-Za-z])\(?\**({L})\**\)?(?![A-Za-z])",
-        re.I,
-    )
-    start = re.compile(rf"^\s*(?:\*\*)?\(?({L})\)?(?:\*\*)?(?:[.:,)。：]|\s|$|(?=[^\x00-\x7f]))")
-    plain = re.compile(rf"(?<![A-Za-z])\(?({L})\)?(?![A-Za-z])")
+        r"(?:answer|réponse|respuesta|antwort|risposta|答案|option|choice)[^\n]{0,50}?" + one, re.I)
+    start = re.compile(rf"^\s*(?:\*\*)?\(?({L})\)?(?:\*\*)?{_CHOICE_RIGHT}"
+                       # a bare capital followed by a lower-case word is prose ("I think", "A train")
+                       r"(?!(?<=[A-Z])[ \t]+[a-z])(?:[.:,)。：]|\s|$|(?=[^\x00-\x7f]))")
+    plain = re.compile(one)
     return anchored, start, plain
 
 

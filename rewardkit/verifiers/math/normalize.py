@@ -44,6 +44,10 @@ _FRAC_ALIASES = re.compile(r"\\(?:dfrac|tfrac|cfrac)(?![a-zA-Z])")
 _BINOM_ALIASES = re.compile(r"\\(?:dbinom|tbinom)(?![a-zA-Z])")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right)\s*(\.|\\\{|\\\}|\\\||\\langle|\\rangle|\\lfloor|\\rfloor|\\lceil|\\rceil|[()\[\]|])?")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])|(?<=\d)\s*degrees?\b")
+_TRIG = re.compile(r"\\(?:sin|cos|tan|sec|csc|cot)(?![a-zA-Z])|(?<![a-zA-Z\\])(?:sin|cos|tan)(?=\s*\()")
+_TRIG_DEGREES = re.compile(r"(\d+(?:\.\d+)?|(?<![a-zA-Z\\])[a-zA-Z])\s*\^\s*\{?\s*\\circ\s*\}?")
+# "1 1/2" (plain-text mixed number) -> 1\frac{1}{2}, read as a mixed number (MathConfig.mixed_numbers)
+_MIXED_PLAIN = re.compile(r"^(-?\d+)\s+(\d+)\s*/\s*(\d+)$")
 _CURRENCY = re.compile(r"\\\$|[$€£¥₹₽₩]|\\(?:euro|pounds?)(?![a-zA-Z])")
 _PERCENT = re.compile(r"\s*(?:\\%|%|\\text\{\s*%\s*\}|\bpercentage\b|\bpercent\b|\bpct\b)")
 _REL = [
@@ -73,6 +77,8 @@ _WS = re.compile(r"\s+")
 _TRAILING = re.compile(r"(?:\s|\.(?!\d)|,|;|:|\\\\)+$")
 _EQ_TEXT_CONNECTORS = re.compile(r"\\text\{\s*(and|or|und|et|y)\s*\}", re.I)
 _WORD_RX = re.compile(r"[A-Za-z]+")
+_DOUBLED_CMD = re.compile(r"\\\\[a-zA-Z]")
+_SINGLE_CMD = re.compile(r"(?<!\\)\\[a-zA-Z]")
 
 
 def find_matching(s: str, i: int, open_: str = "{", close: str = "}") -> int:
@@ -152,6 +158,8 @@ def _strip_text_units(s: str) -> str:
 def normalize(answer: str, *, units: bool = True) -> str:
     """Canonical string of one answer (not of a whole completion: extract first)."""
     s = answer
+    if "\\\\" in s and _DOUBLED_CMD.search(s) and not _SINGLE_CMD.search(s):
+        s = s.replace("\\\\", "\\")  # the whole answer was escaped twice: "\\\\frac", "\\\\begin"
     if "\n" in s or "\t" in s or "\r" in s:
         s = _WS.sub(" ", s)
     s = _UNICODE_RX.sub(lambda m: _UNICODE[m.group(0)], s)
@@ -173,6 +181,9 @@ def normalize(answer: str, *, units: bool = True) -> str:
             s = rx.sub(rep.replace("\\", "\\\\"), s)
     else:
         s = s.replace("<=", "\\leq ").replace(">=", "\\geq ").replace("!=", "\\neq ")
+    if "circ" in s and _TRIG.search(s):
+        # degrees inside a trig argument are an angle: sin(90° - x) = sin(pi/2 - x)
+        s = _TRIG_DEGREES.sub(r"(\1\\cdot\\frac{\\pi}{180})", s)
     s = _DEGREES.sub("", s)
     s = _PERCENT.sub("%", s)
     s = _CURRENCY.sub("", s)
@@ -191,6 +202,9 @@ def normalize(answer: str, *, units: bool = True) -> str:
     if "or" in s or "and" in s:
         s = _GLUED_CONNECTOR.sub(", ", s)
     s = _WS.sub(" ", s).strip()
+    m = _MIXED_PLAIN.match(s)
+    if m and 0 < int(m.group(2)) < int(m.group(3)):
+        s = f"{m.group(1)}\\frac{{{m.group(2)}}}{{{m.group(3)}}}"
     s = _THOUSANDS_COMMA.sub(lambda m: m.group(1) + m.group(2).replace(",", ""), s)
     s = _THOUSANDS_SPACE.sub(lambda m: m.group(1) + m.group(2).replace(" ", ""), s)
     s = _TRAILING.sub("", s)
