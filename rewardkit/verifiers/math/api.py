@@ -8,6 +8,10 @@ Stages of `verify`, cheapest first; only the last one crosses a process boundary
    tolerances and structure (`compare.equivalent` with ``symbolic=False``);
 3. if stage 2 is undecided (free variables, relations that need solving ...), run the same walk
    with sympy in a worker process under a hard time limit (`worker.WorkerPool`).
+
+`check` extracts the answer first. A completion longer than ``MathConfig.inline_chars`` is
+extracted *and* verified in the worker process, under the same time limit: every stage that reads
+a long model text is bounded by ``timeout_s``.
 """
 
 from __future__ import annotations
@@ -119,13 +123,27 @@ def _fast(gn: str, pn: str, cfg: MathConfig) -> Verdict | tuple[Any, Any]:
     return gt, pt
 
 
-def _finish_symbolic(out: dict[str, Any] | str, timeout: float) -> Verdict:
+def _check_stage(gold: str, completion: str, cfg_d: dict[str, Any], extract_gold: bool) -> dict[str, Any]:
+    """Worker-side: a whole `check` of a long completion (extraction, then every stage)."""
+    cfg = _cfg_from_json(tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in cfg_d.items())))
+    r = _check_fast(gold, completion, cfg, extract_gold, None, inline=True)
+    if isinstance(r, _Pending):
+        v = _finish_symbolic(_symbolic_stage(r.task["gold"], r.task["pred"], r.task["config"]), cfg.timeout_s)
+        v.info.update(r.info)
+    else:
+        v = r
+    return {"verdict": v.to_dict()}
+
+
+def _finish_symbolic(out: dict[str, Any] | str, timeout: float, stage: str = "symbolic") -> Verdict:
     if out == TIMEOUT:
-        return Verdict(Status.TIMEOUT, None, "symbolic", f"symbolic check exceeded {timeout:g}s")
+        return Verdict(Status.TIMEOUT, None, stage, f"{stage} check exceeded {timeout:g}s")
     if out == CRASH or not isinstance(out, dict):
-        return Verdict(Status.ERROR, None, "symbolic", "worker process died (memory limit or crash)")
+        return Verdict(Status.ERROR, None, stage, "worker process died (memory limit or crash)")
     if "error" in out:
-        return Verdict(Status.ERROR, None, "symbolic", str(out["error"]))
+        return Verdict(Status.ERROR, None, stage, str(out["error"]))
+    if "verdict" in out:
+        return Verdict.from_dict(out["verdict"])
     info: dict[str, Any] = {}
     if out.get("notes"):
         info["notes"] = out["notes"]
@@ -182,8 +200,9 @@ def _verify_fast(gold: Any, pred: Any, cfg: MathConfig, cache: VerdictCache | No
 
 
 def _run_pending(p: _Pending, cfg: MathConfig, pool: WorkerPool, cache: VerdictCache | None) -> Verdict:
-    v = _finish_symbolic(pool.run(p.task, cfg.timeout_s), cfg.timeout_s)
-    if cache is not None and v.status is Status.OK:
+    stage = "check" if p.task.get("kind") == "check" else "symbolic"
+    v = _finish_symbolic(pool.run(p.task, cfg.timeout_s), cfg.timeout_s, stage)
+    if cache is not None and p.key and v.status is Status.OK:
         cache.put(p.key, v.to_dict())
     v.info.update(p.info)
     v.info["latency_s"] = round(time.perf_counter() - p.t0, 6)
@@ -226,11 +245,16 @@ def extract_answer(text: Any, config: MathConfig | None = None) -> Extraction | 
 
 
 def _check_fast(gold: Any, completion: Any, cfg: MathConfig, extract_gold: bool,
-                cache: VerdictCache | None) -> Verdict | _Pending:
+                cache: VerdictCache | None, *, inline: bool = False) -> Verdict | _Pending:
+    t0 = time.perf_counter()
     g = _as_text(gold)
     if g is None or not g.strip():
         return Verdict(Status.ERROR, None, "", "gold answer is missing")
     c = _as_text(completion) or ""
+    if not inline and len(c) > cfg.inline_chars:
+        # a long model text is read only inside a worker process, under the time limit
+        return _Pending({"kind": "check", "gold": g, "completion": c, "config": cfg.to_dict(),
+                         "extract_gold": extract_gold}, "", t0)
     letter = _is_choice_gold(g, cfg)
     if letter is not None:
         got = extract_choice(c, cfg)

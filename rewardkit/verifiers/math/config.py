@@ -63,8 +63,13 @@ class MathConfig:
             ``"gold_relation_only"`` (a gold set does not accept a predicted relation, Math-Verify's
             ``allow_set_relation_comp=False``).
     Limits
-        timeout_s: hard time limit of the symbolic stage of one check (worker process).
+        timeout_s: hard time limit of the part of one check that runs in a worker process (the
+            symbolic stage; for long completions the whole check, extraction included).
         max_chars: longer completions are cut to their last ``max_chars`` characters.
+        inline_chars: completions up to this length are extracted in the calling process
+            (extraction is linear: a few milliseconds at most); longer ones are extracted and
+            checked in a worker process under ``timeout_s``, so no model text can hold the
+            caller longer than the time limit.
     """
 
     order: tuple[str, ...] = DEFAULT_ORDER
@@ -85,6 +90,7 @@ class MathConfig:
     set_relation: str = "symmetric"
     timeout_s: float = 1.0
     max_chars: int = 100_000
+    inline_chars: int = 4_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", tuple(self.order))
@@ -103,6 +109,8 @@ class MathConfig:
             raise ValueError("set_relation must be 'symmetric' or 'gold_relation_only'")
         if not self.timeout_s > 0:
             raise ValueError("timeout_s must be > 0")
+        if self.inline_chars < 0:
+            raise ValueError("inline_chars must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -124,5 +132,6 @@ class MathConfig:
         """Stable hash of the options that can change a verdict (cache keys)."""
         d = self.to_dict()
         d.pop("timeout_s")
+        d.pop("inline_chars")
         d["version"] = VERIFIER_VERSION
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -103,3 +103,48 @@ def test_step_arithmetic_on_repeated_equation_parts(marker: str) -> None:
 
     [r] = get_source_class("step_arithmetic")().score([Sample(prompt="q", completion=_text(marker))])
     assert r.status in (Status.OK, Status.NOT_APPLICABLE, Status.UNPARSEABLE)
+
+
+# ---------------------------------------------------------------------------- the time budget
+@pytest.fixture(scope="module")
+def pool():
+    from rewardkit.verifiers.math import WorkerPool
+
+    p = WorkerPool(size=2)
+    p.warm()
+    yield p
+    p.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_long_completion_is_extracted_and_checked_in_a_worker(pool) -> None:
+    cfg = MathConfig(inline_chars=1_000)
+    text = "Let me think. " * 200 + r"So the answer is $\boxed{\frac{84}{2}}$."
+    before = pool.stats["tasks"]
+    v = check("42", text, cfg, pool=pool)
+    assert pool.stats["tasks"] == before + 1
+    assert v.status is Status.OK and v.equal is True
+    assert v.info["extracted_from"] == "boxed" and v.info["extracted"] == r"\frac{84}{2}"
+    short = check("42", r"\boxed{42}", cfg, pool=pool)
+    assert pool.stats["tasks"] == before + 1 and short.equal is True  # short texts stay in-process
+
+
+@pytest.mark.timeout(60)
+def test_a_long_completion_is_under_the_time_limit(pool) -> None:
+    cfg = MathConfig(inline_chars=1_000, timeout_s=0.5)
+    text = "Let me think. " * 200 + r"\boxed{(1+\frac{1}{x})^{9999}}"  # sympy grinds on this
+    v = check("1", text, cfg, pool=pool)
+    assert v.status is Status.TIMEOUT and v.score is None
+    assert check("42", text.replace(r"(1+\frac{1}{x})^{9999}", "41"), cfg, pool=pool).equal is False
+
+
+@pytest.mark.timeout(60)
+def test_worker_checks_and_in_process_checks_agree(pool) -> None:
+    from rewardkit.verifiers.math import check_batch
+
+    golds = ["42", r"\frac{1}{2}", "x = 2", "B", "2/3"]
+    comps = [r"\boxed{42}", "The answer is $0.5$.", r"We solve $3x-6=0$, so $x = 2$.", "The answer is (B).", r"\boxed{0.67}"]
+    inline = check_batch(golds, comps, MathConfig(), pool=pool)
+    worker = check_batch(golds, comps, MathConfig(inline_chars=0), pool=pool)
+    assert [(v.status, v.equal) for v in inline] == [(v.status, v.equal) for v in worker]
+    assert [v.equal for v in inline] == [True, True, True, True, False]
