@@ -237,7 +237,7 @@ _FUNC_CALL = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*\(([^()]*)\)$")
 # a unit after a number: a word of 3+ letters may be glued to it ("10weeks"), a one- or two-letter
 # unit needs a space ("10 cm"): "10m" may be 10 times m (MARIO_EVAL's rule)
 _UNIT_TAIL = re.compile(
-    r"^(.*?[\d})%])(?:\s*[a-zA-Z]{3,}\.?|\s+(?:[a-zA-Z]{1,2}\.?|m\^\d|cm\^\d))"
+    r"^(.*?[\d})%])(?:\s*[a-zA-Z]{3,}\.?|\s+(?:[a-zA-Z]{2}\.?|[mgshlL]|m\^\d|cm\^\d))"
     r"(?:\s*[a-zA-Z]{2,})*(?:\^\d|\^\{\d\})?\s*$")
 _DEC_COMMA = re.compile(r"^-?\d+,\d+$")
 
