@@ -48,7 +48,8 @@ def run_symbolic(task: dict[str, Any]) -> dict[str, Any]:
     from rewardkit.verifiers.math.api import _check_stage, _symbolic_stage
 
     if task.get("kind") == "check":
-        return _check_stage(task["gold"], task["completion"], task["config"], task.get("extract_gold", True))
+        return _check_stage(task["gold"], task["completion"], task["config"], task.get("extract_gold", True),
+                            task.get("problem"))
     return _symbolic_stage(task["gold"], task["pred"], task["config"])
 
 

@@ -178,3 +178,30 @@ def test_short_units_glued_to_a_number_are_not_dropped() -> None:
     assert not _equal("10cm", "10")
     assert _equal("10 cm", "10")
     assert _equal("10weeks", "10")
+
+
+PROBLEM = "Solve $3x - 6 = 0$ for $x$."
+GIVE_UP = r"We need to solve $3x - 6 = 0$ but I am not sure how to continue."
+
+
+@pytest.mark.parametrize("cfg", [MathConfig(), MathConfig(inline_chars=0)], ids=["in-process", "worker"])
+def test_a_restated_equation_without_an_answer_marker_is_no_answer(cfg: MathConfig) -> None:
+    v = check("x = 2", GIVE_UP, cfg, problem=PROBLEM)
+    assert v.status is Status.UNPARSEABLE and "restates" in v.reason
+    # with an answer marker the equation is the model's (wrong) answer, not a restatement
+    marked = check("x = 2", r"The answer is $3x - 6 = 0$.", cfg, problem=PROBLEM)
+    assert marked.status is Status.OK and marked.equal is False
+    solved = check("x = 2", r"We need to solve $3x - 6 = 0$, so $x = 2$.", cfg, problem=PROBLEM)
+    assert solved.status is Status.OK and solved.equal is True
+
+
+def test_the_math_source_passes_the_prompt_as_the_problem() -> None:
+    from rewardkit.types import Sample
+    from rewardkit.verifiers.math import MathVerifier
+
+    chat = [{"role": "user", "content": PROBLEM}]
+    out = MathVerifier().score([Sample(prompt=PROBLEM, completion=GIVE_UP, reference="x = 2"),
+                                Sample(prompt=chat, completion=GIVE_UP, reference="x = 2"),
+                                Sample(prompt=chat, completion=r"so $x = 2$", reference="x = 2")])
+    assert [r.status for r in out] == [Status.UNPARSEABLE, Status.UNPARSEABLE, Status.OK]
+    assert out[2].score == 1.0
