@@ -15,7 +15,7 @@ DEFAULT_ORDER = ("answer_tag", "boxed", "gsm8k", "answer_is", "answer_colon")
 
 _GSM8K = re.compile(r"####\s*([^\n]+)")
 _GSM8K_A = re.compile(r"(?:^|\n)[ \t]*A[ \t]*:[ \t]*([^\n]+?)\s*$")  # released solutions' last line
-_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*([^\n]+)", re.I)
+_ANSWER_IS = re.compile(r"answer\s+is(?:\s*:)?\s*([^\n]+)", re.I)  # not "\s*:?\s*" (quadratic on blank lines)
 _ANSWER_COLON = re.compile(r"answer\**\s*:\**\s*([^\n]+)", re.I)  # no leading \** (quadratic on "***...")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 

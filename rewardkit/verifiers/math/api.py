@@ -16,6 +16,7 @@ a long model text is bounded by ``timeout_s``.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -180,6 +181,21 @@ class _Pending:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def _guarded(fn: Any) -> Any:
+    """A bug in the in-process stages is an ``error`` verdict for that pair (never an exception
+    that takes the whole batch down, never a silent 0)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kw: Any) -> Verdict | _Pending:
+        try:
+            return fn(*args, **kw)
+        except Exception as e:  # noqa: BLE001 - reported as an error verdict
+            return Verdict(Status.ERROR, None, "", f"internal error: {type(e).__name__}: {str(e)[:200]}")
+
+    return wrapper
+
+
+@_guarded
 def _verify_fast(gold: Any, pred: Any, cfg: MathConfig, cache: VerdictCache | None) -> Verdict | _Pending:
     t0 = time.perf_counter()
     prep = _prepare(gold, pred)
@@ -268,6 +284,7 @@ def _problem_text(prompt: Any) -> str | None:
     return str(prompt)
 
 
+@_guarded
 def _check_fast(gold: Any, completion: Any, cfg: MathConfig, extract_gold: bool,
                 cache: VerdictCache | None, problem: str | None = None, *,
                 inline: bool = False) -> Verdict | _Pending:

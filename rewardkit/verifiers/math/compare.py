@@ -155,14 +155,16 @@ def numbers_equal(x: Any, y: Any, xt: str, yt: str, cfg: MathConfig, gold_first:
                 return False
             return bb == a
     if isinstance(x, Fraction) and isinstance(y, Fraction):
-        diff = float(abs(x - y))
-        scale = float(max(abs(x), abs(y)))
-    else:
-        try:
-            diff = abs(complex(x) - complex(y))
-            scale = max(_abs(x), _abs(y))
-        except OverflowError:
-            return False
+        # exact rationals: compare in rationals (floats overflow on 2,000-digit literals)
+        d, sc = abs(x - y), max(abs(x), abs(y))
+        if d <= Fraction(cfg.rel_tol) * sc * Fraction(1_000_000_001, 1_000_000_000) or d <= Fraction(cfg.abs_tol):
+            return True
+        return any(within_rounding(lit, other, cfg) for lit, other in rounding_sides(xt, yt, x, y, cfg, gold_first))
+    try:
+        diff = abs(complex(x) - complex(y))
+        scale = max(_abs(x), _abs(y))
+    except OverflowError:
+        return False
     if "." not in xt and "." not in yt:
         # both exact (e.g. e^{16}-1 vs e^{16}, sqrt 8 vs 2 sqrt 2) but evaluated in floating point:
         # no tolerance; too close for floats to tell -> undecided, sympy decides at 30 digits

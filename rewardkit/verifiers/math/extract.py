@@ -49,7 +49,10 @@ _BRACE_RX = re.compile(r"[{}]")
 _ANCHOR_RX = re.compile(
     r"(?:final\s+answer|the\s+answer|answer|réponse|respuesta|antwort|risposta|答案|解答)"
     # a verb or a colon must follow: "the answer as a percentage" is prose, not an anchor
-    r"(?:\s+(?:is|est|es|ist|would\s+be|should\s+be|will\s+be)\b\s*\**\s*[:：]?|\s*\**\s*[:：]|\s*(?=\\\[|\$|\\\())\s*\**"
+    # (one optional run of stars between the spaces: "\s*\**\s*" backtracks quadratically on a
+    # long run of spaces that ends without a colon)
+    r"(?:\s+(?:is|est|es|ist|would\s+be|should\s+be|will\s+be)\b\s*(?:\*+\s*)?[:：]?|\s*(?:\*+\s*)?[:：]"
+    r"|\s*(?=\\\[|\$|\\\())\s*\**"
     r"|\bthe\s+(?:final\s+)?(?:result|value|solution)\s+is\b\s*:?",
     re.I,
 )

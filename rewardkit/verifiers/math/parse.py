@@ -238,7 +238,9 @@ _FUNC_CALL = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*\(([^()]*)\)$")
 # unit needs a space ("10 cm"): "10m" may be 10 times m (MARIO_EVAL's rule)
 _UNIT_TAIL = re.compile(
     r"^(.*?[\d})%])(?:\s*[a-zA-Z]{3,}\.?|\s+(?:[a-zA-Z]{2}\.?|[mgshlL]|m\^\d|cm\^\d))"
-    r"(?:\s*[a-zA-Z]{2,})*(?:\^\d|\^\{\d\})?\s*$")
+    # further words need a space before them: "(?:\s*[a-zA-Z]{2,})*" splits a run of letters in
+    # exponentially many ways when the match fails
+    r"(?:\s+[a-zA-Z]{2,})*(?:\^\d|\^\{\d\})?\s*$")
 _DEC_COMMA = re.compile(r"^-?\d+,\d+$")
 
 

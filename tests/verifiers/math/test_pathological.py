@@ -148,3 +148,62 @@ def test_worker_checks_and_in_process_checks_agree(pool) -> None:
     worker = check_batch(golds, comps, MathConfig(inline_chars=0), pool=pool)
     assert [(v.status, v.equal) for v in inline] == [(v.status, v.equal) for v in worker]
     assert [v.equal for v in inline] == [True, True, True, True, False]
+
+
+# ---------------------------------------------------------------------------- backtracking
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("text", [
+    "answer" + " " * N + "x",            # "\s*\**\s*[:]" after an anchor: quadratic
+    "the answer is" + "\n" * N,
+    "final answer is" + "\n" * N + "\n",
+    "Answer:" + " \n" * (N // 2) + "x",
+])
+def test_whitespace_runs_after_an_anchor(text: str) -> None:
+    from rewardkit.verifiers._extract import extract_answer
+
+    extract(text, MathConfig(last_number=True))
+    extract_choice(text)
+    extract_answer(text, last_number=True)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("pred", [
+    "1" + "a" * 60 + "1",        # a unit-like tail: "(\s*[a-z]{2,})*" splits letters exponentially
+    "1" + "9" * 1_900 + ".5",    # a 1,900-digit decimal: compared in rationals, no float overflow
+    "x=" + "." * 7_000 + "x",
+    "1" + " " * 7_000 + "x",
+])
+def test_normalisation_and_parsing_of_degenerate_answers(pred: str) -> None:
+    from rewardkit.verifiers.math.api import _verify_fast
+
+    v = _verify_fast("1", pred, MathConfig(), None)  # the in-process stages only
+    assert not (getattr(v, "status", None) is Status.OK and v.equal)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("text", [
+    "x=" + "." * N + "x",    # trailing punctuation: "(...)+$" rescans the run from every position
+    "1" + " " * N + "x",     # "\s*%" from every position of a long run of spaces
+])
+def test_normalize_is_linear(text: str) -> None:
+    from rewardkit.verifiers.math.normalize import normalize
+
+    assert normalize(text)
+
+
+def test_a_very_long_digit_string_is_not_an_exception() -> None:
+    from rewardkit.verifiers.math import verify
+
+    v = verify("1", "1 " + "1" * 7_000 + "/2")  # int() refuses > 4,300 digits
+    assert v.status in (Status.OK, Status.UNPARSEABLE) and not v.equal
+
+
+def test_a_bug_in_the_fast_path_is_an_error_verdict(monkeypatch) -> None:
+    from rewardkit.verifiers.math import api, verify
+
+    def boom(*a, **k):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(api, "_fast", boom)
+    v = verify("1", "2")
+    assert v.status is Status.ERROR and "RuntimeError" in v.reason
