@@ -9,9 +9,11 @@
 - leaves: normalised-string match, then exact rational comparison (`Fraction`; integers and
   fractions written exactly are never compared with a tolerance, so ``10^{20}+10^9`` differs from
   ``10^{20}`` and ``1/2004!`` from ``1/2006!``), then a relative tolerance (``rel_tol``, default
-  1e-6) when one side is written as a decimal or is irrational, and the rounding rule (a decimal
-  with k >= 2 places equals a value that rounds to it), then -- only when ``ctx.symbolic`` --
-  sympy (`rewardkit.verifiers.math.symbolic`).
+  1e-6) when one side is written as a decimal or is irrational, and the rounding rule (a *gold*
+  written as a decimal with k >= 2 places equals a value that rounds to it: datasets store rounded
+  golds; an approximation of an exact gold -- 0.67 for 2/3 -- is not accepted, see
+  ``MathConfig.rounding``), then -- only when ``ctx.symbolic`` -- sympy
+  (`rewardkit.verifiers.math.symbolic`).
 
 Three-valued: True / False / None ("needs the symbolic stage"). The in-process fast path runs
 with ``symbolic=False``; a None sends the pair to a worker process that runs the same walk with
