@@ -205,3 +205,14 @@ def test_the_math_source_passes_the_prompt_as_the_problem() -> None:
                                 Sample(prompt=chat, completion=r"so $x = 2$", reference="x = 2")])
     assert [r.status for r in out] == [Status.UNPARSEABLE, Status.UNPARSEABLE, Status.OK]
     assert out[2].score == 1.0
+
+
+@pytest.mark.parametrize(("gold", "pred", "same"), [
+    ("2", r"\sqrt{4+10^{-40}}", False),       # equal as doubles, not as numbers
+    ("1", r"\cos(10^{-15})", False),
+    (r"\frac{\sqrt6-\sqrt2}{4}", r"\sin(\pi/12)", True),
+    (r"\sqrt{2}+\sqrt{3}", r"\sqrt{5+2\sqrt{6}}", True),
+    (r"\frac{\pi}{4}", r"\arctan 1", True),
+])
+def test_exact_constants_are_compared_beyond_double_precision(gold: str, pred: str, same: bool) -> None:
+    assert _equal(gold, pred) is same
