@@ -280,8 +280,15 @@ def _problem_text(prompt: Any) -> str | None:
     if prompt is None or isinstance(prompt, str):
         return prompt
     if isinstance(prompt, list):
-        return "\n".join(str(m.get("content", "")) if isinstance(m, dict) else str(m) for m in prompt)
+        return "\n".join(_content(m) for m in prompt)
     return str(prompt)
+
+
+def _content(message: Any) -> str:
+    content = message.get("content", "") if isinstance(message, dict) else getattr(message, "content", message)
+    if isinstance(content, list):  # multimodal parts: keep the text ones
+        return "\n".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
+    return str(content)
 
 
 @_guarded
