@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import re
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -285,7 +286,7 @@ def _problem_text(prompt: Any) -> str | None:
 
 
 def _content(message: Any) -> str:
-    content = message.get("content", "") if isinstance(message, dict) else getattr(message, "content", message)
+    content = message.get("content", "") if isinstance(message, Mapping) else getattr(message, "content", message)
     if isinstance(content, list):  # multimodal parts: keep the text ones
         return "\n".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
     return str(content)
