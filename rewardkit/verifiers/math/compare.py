@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -176,6 +177,17 @@ def numbers_equal(x: Any, y: Any, xt: str, yt: str, cfg: MathConfig, gold_first:
     return any(within_rounding(lit, other, cfg) for lit, other in rounding_sides(xt, yt, x, y, cfg, gold_first))
 
 
+def _percent_text(text: str) -> str:
+    """How a percentage reads as a fraction of one: ``33.3`` -> ``0.333`` (a rounded gold keeps its
+    digits for the rounding rule); an integer percentage is exact but compared like a decimal."""
+    if _decimals(text) is None:
+        return "0.0"
+    try:
+        return format(Decimal(text.strip()) / 100, "f")
+    except (InvalidOperation, ValueError):
+        return "0.0"
+
+
 def _pct_candidates(v: Any, pct: bool, rule: str) -> list[Any]:
     if not pct:
         return [v]
@@ -202,8 +214,8 @@ def leaf_eq(a: Leaf, b: Leaf, ctx: Ctx) -> Tri:
             r = False
             for x in _pct_candidates(va[1], a.pct, ctx.cfg.percent):
                 for y in _pct_candidates(vb[1], b.pct, ctx.cfg.percent):
-                    xt = a.text if x is va[1] else "0.0"
-                    yt = b.text if y is vb[1] else "0.0"
+                    xt = a.text if x is va[1] else _percent_text(a.text)
+                    yt = b.text if y is vb[1] else _percent_text(b.text)
                     got = numbers_equal(x, y, xt, yt, ctx.cfg, gold_first)
                     if got:
                         return True

@@ -216,3 +216,10 @@ def test_the_math_source_passes_the_prompt_as_the_problem() -> None:
 ])
 def test_exact_constants_are_compared_beyond_double_precision(gold: str, pred: str, same: bool) -> None:
     assert _equal(gold, pred) is same
+
+
+def test_a_rounded_percentage_gold_keeps_its_digits() -> None:
+    assert _equal("33.3%", r"\frac{1}{3}")      # 0.333 rounds 1/3
+    assert not _equal("33.3%", "0.3")
+    assert not _equal(r"\frac{1}{3}", "33.3%")  # ... but an exact gold does not accept it
+    assert _equal("50%", "0.5") and _equal("50%", "50")
