@@ -224,15 +224,6 @@ def test_iterable_input_and_no_output():
     assert s.rows == 1 and s.statuses == {"ok": 1} and s.score["mean"] == 1.0
 
 
-def test_batches_never_split_a_group_when_shaping_needs_groups():
-    from rewardkit.scoring import _batches
-
-    recs = [(str(i), {"group_id": i // 3}) for i in range(10)]
-    sizes = [[r[1]["group_id"] for r in b] for b in _batches(recs, 4, "group_id")]
-    assert sizes == [[0, 0, 0, 1, 1, 1], [2, 2, 2, 3]]
-    assert [len(b) for b in _batches(recs, 4)] == [4, 4, 2]
-
-
 def test_group_shaping_sees_whole_groups_across_batches(tmp_path):
     """GRPO normalisation in an offline run: every group (4 rows) is normalised as a whole even
     though the batch size (5) cuts through groups, and failed rows stay failed."""
