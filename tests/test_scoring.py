@@ -273,3 +273,143 @@ def test_resume_of_a_finished_run_says_so(tmp_path, records):
     with pytest.raises(FileExistsError, match="already complete"):
         score_dataset(NUMERIC, inp, out, resume=True)
     assert out.read_bytes() == before
+
+
+# -- results do not depend on row order, batch size, workers or a resume (issue 9 §3) ----------
+DEFAULT_REWARDS = [
+    {"type": "numeric", "name": "correct"},
+    {"type": "step_arithmetic", "name": "steps_valid", "weight": 0.0, "process_weight": 1.0},
+    {"type": "regex", "name": "format", "weight": 0.0, "pattern": "(?i)(answer is|\\\\boxed\\{|####)"},
+]
+GROUP_TRANSFORMS = {
+    "group_normalize": {"type": "group_normalize", "ddof": 0, "eps": 1e-6},
+    "group_center": {"type": "group_normalize", "scale": "none"},
+    "group_by_prompt": {"type": "group_normalize", "group_by": "prompt"},
+    "leave_one_out": {"type": "leave_one_out"},
+    "sum_then_normalize": {"type": "multi_reward", "method": "sum_then_normalize",
+                           "weights": {"correct": 1.0, "format": 0.5}},
+    "gdpo_group": {"type": "multi_reward", "method": "gdpo", "batch_norm": False,
+                   "weights": {"correct": 1.0, "format": 0.5}},
+    "weighted_sum": {"type": "multi_reward", "method": "weighted_sum", "weights": {"correct": 1.0, "format": 0.5}},
+    "ensemble": {"type": "ensemble", "components": ["correct", "format"], "method": "min"},
+    "gate": {"type": "gate", "component": "format"},
+    "process_shaping": {"type": "process_shaping", "method": "clip_delta", "eta": 0.5, "alpha": 1.0},
+    "laser_bonus": {"type": "laser_bonus", "gate": "correct", "target": 50},
+    "rm_lsc": {"type": "rm_shaping", "method": "lsc"},
+}
+STATEFUL_TRANSFORMS = {
+    "running_normalize": {"type": "running_normalize"},
+    "rm_meanstd": {"type": "rm_shaping", "method": "meanstd"},
+    "rm_minmax": {"type": "rm_shaping", "method": "minmax"},
+    "rm_clip": {"type": "rm_shaping", "method": "clip"},
+    "running_after_group": {"type": "running_normalize"},  # composed with group_normalize below
+}
+
+
+def _cfg(name, t):
+    shaping = [GROUP_TRANSFORMS["group_normalize"], t] if name == "running_after_group" else [t]
+    return {"rewards": DEFAULT_REWARDS, "shaping": shaping}
+
+
+@pytest.fixture(scope="module")
+def grouped_input(tmp_path_factory):
+    d = tmp_path_factory.mktemp("grouped")
+    recs = generate(n_problems=15, group_size=4, seed=11, p_unparseable=0.1)
+    for i, r in enumerate(recs):
+        if i % 8 == 3:
+            r.pop("group_id", None)  # these rows group by their prompt
+    import random
+
+    shuffled = list(recs)
+    random.Random(0).shuffle(shuffled)
+    return recs, write_jsonl(d / "ordered.jsonl", recs), write_jsonl(d / "shuffled.jsonl", shuffled)
+
+
+def _by_id(path):
+    return {r["id"]: r for r in read_jsonl(path)}
+
+
+@pytest.mark.parametrize("name", sorted(GROUP_TRANSFORMS))
+def test_shuffled_input_scores_like_ordered_input_row_for_row(tmp_path, grouped_input, name):
+    recs, ordered, shuffled = grouped_input
+    cfg = _cfg(name, GROUP_TRANSFORMS[name])
+    score_dataset(cfg, ordered, tmp_path / "a.jsonl", batch_size=5)
+    score_dataset(cfg, shuffled, tmp_path / "b.jsonl", batch_size=7)
+    a, b = _by_id(tmp_path / "a.jsonl"), _by_id(tmp_path / "b.jsonl")
+    assert len(a) == len(recs) and a == b  # exact, every field
+    assert [r["id"] for r in read_jsonl(tmp_path / "b.jsonl")] == [r["id"] for r in json.loads(
+        "[" + ",".join(shuffled.read_text().splitlines()) + "]")]  # output in the input's order
+
+
+def test_group_transform_shapes_a_group_split_across_the_file(tmp_path):
+    """A group's rows at the start and the end of the file: normalised as one group."""
+    rows = [{"id": i, "group_id": "g" if i in (0, 9) else f"s{i}", "prompt": "p",
+             "completion": f"The answer is {i % 2}", "reference": "1"} for i in range(10)]
+    inp = write_jsonl(tmp_path / "in.jsonl", rows)
+    cfg = {"rewards": [{"type": "numeric"}], "shaping": [{"type": "group_normalize", "ddof": 0}]}
+    score_dataset(cfg, inp, tmp_path / "o.jsonl", batch_size=2)
+    got = read_jsonl(tmp_path / "o.jsonl")
+    assert [r["id"] for r in got] == list(range(10))
+    assert got[0]["score"] == pytest.approx(-1.0, abs=1e-5) and got[9]["score"] == pytest.approx(1.0, abs=1e-5)
+    assert all(r["score"] == 0.0 for r in got[1:9])  # one-member groups
+
+
+def _kill_after(monkeypatch, n_commits):
+    """Make the run die (KeyboardInterrupt) after ``n_commits`` batches were committed."""
+    from rewardkit.io.output import ResumableWriter
+
+    orig = ResumableWriter.write
+    calls = {"n": 0}
+
+    def write(self, lines, indices, state=None):
+        if lines:
+            calls["n"] += 1
+            if calls["n"] > n_commits:
+                raise KeyboardInterrupt
+        return orig(self, lines, indices, state)
+
+    monkeypatch.setattr(ResumableWriter, "write", write)
+    return lambda: monkeypatch.setattr(ResumableWriter, "write", orig)
+
+
+@pytest.mark.parametrize("name", sorted(STATEFUL_TRANSFORMS) + ["group_normalize", "leave_one_out"])
+def test_clean_equals_resumed_equals_other_batch_size(tmp_path, grouped_input, monkeypatch, name):
+    _, ordered, shuffled = grouped_input
+    t = STATEFUL_TRANSFORMS.get(name) or GROUP_TRANSFORMS[name]
+    cfg = _cfg(name, t)
+    for inp in (ordered, shuffled):
+        clean = tmp_path / f"{inp.stem}.clean.jsonl"
+        score_dataset(cfg, inp, clean, batch_size=8)
+        other = tmp_path / f"{inp.stem}.bs.jsonl"
+        score_dataset(cfg, inp, other, batch_size=13)
+        assert other.read_bytes() == clean.read_bytes()
+        out = tmp_path / f"{inp.stem}.resumed.jsonl"
+        undo = _kill_after(monkeypatch, 2)
+        with pytest.raises(KeyboardInterrupt):
+            score_dataset(cfg, inp, out, batch_size=8)
+        undo()
+        with open(out.with_name(out.name + ".partial"), "ab") as f:
+            f.write(b'{"id": "torn", "sco')  # a torn write past the last commit
+        s = score_dataset(cfg, inp, out, batch_size=5, resume=True)
+        assert s.resumed_rows > 0 and s.scored_this_run > 0
+        assert out.read_bytes() == clean.read_bytes()
+
+
+@pytest.mark.parametrize("name", ["running_normalize", "group_normalize"])
+def test_workers_equal_one_process_with_transforms(tmp_path, grouped_input, name):
+    _, _, shuffled = grouped_input
+    t = STATEFUL_TRANSFORMS.get(name) or GROUP_TRANSFORMS[name]
+    cfg = _cfg(name, t)
+    score_dataset(cfg, shuffled, tmp_path / "w1.jsonl", batch_size=6)
+    score_dataset(cfg, shuffled, tmp_path / "w2.jsonl", batch_size=6, workers=2)
+    assert (tmp_path / "w1.jsonl").read_bytes() == (tmp_path / "w2.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("t", [{"type": "batch_normalize"}, {"type": "group_normalize", "scale": "batch"},
+                               {"type": "leave_one_out", "group_by": "batch"},
+                               {"type": "multi_reward", "weights": {"correct": 1.0}}])
+def test_batch_statistics_are_refused_offline(tmp_path, t):
+    from rewardkit.config import ConfigError
+
+    with pytest.raises(ConfigError, match="training batch"):
+        score_dataset({"rewards": DEFAULT_REWARDS, "shaping": [t]}, None, None)
