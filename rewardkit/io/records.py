@@ -183,7 +183,8 @@ def _iter_parquet(path: Path) -> Iterator[tuple[str, dict[str, Any] | RecordErro
         except TypeError:  # older pyarrow: no depth option
             pf = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as e:
-        raise ValueError(f"{path.name}: cannot read as Parquet: {e}") from None
+        raise ValueError(f"{path.name}: cannot read as Parquet ({e}); a schema nested more than "
+                         "~100 levels deep is beyond Parquet readers: flatten that column") from None
     json_cols = [f.name for f in pf.schema_arrow if f.metadata and f.metadata.get(PARQUET_JSON_KEY) == b"1"]
     i = 0
     batches = pf.iter_batches(batch_size=4096)
