@@ -413,3 +413,89 @@ def test_batch_statistics_are_refused_offline(tmp_path, t):
 
     with pytest.raises(ConfigError, match="training batch"):
         score_dataset({"rewards": DEFAULT_REWARDS, "shaping": [t]}, None, None)
+
+
+# -- no process left behind (issue 16 §2) --------------------------------------------------------
+def _descendants(pid):
+    try:
+        import psutil
+
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except ImportError:
+        pass
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _start_workers_run(tmp_path, **popen):
+    recs = generate(n_problems=400, group_size=4, seed=5)  # 1600 rows at ~4 ms: far longer than the test
+    inp = write_jsonl(tmp_path / "in.jsonl", recs)
+    (tmp_path / "slowmod.py").write_text(SLOW_SOURCE)
+    cfg = tmp_path / "slow.yaml"
+    cfg.write_text("rewards:\n  - type: slowmod:SlowNumeric\n    name: correct\n")
+    out = tmp_path / "out.jsonl"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    cmd = [sys.executable, "-m", "rewardkit.cli", "score", "-c", str(cfg), "-i", str(inp), "-o", str(out),
+           "--batch-size", "8", "--workers", "2", "--no-progress", "--preview", "0"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen)
+    partial = tmp_path / "out.jsonl.partial"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (partial.exists() and partial.read_bytes().count(b"\n") >= 40):
+        time.sleep(0.05)
+    kids = _descendants(proc.pid)
+    assert len(kids) >= 2, "the workers should be running"
+    return proc, kids
+
+
+def _assert_all_gone(pids, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    left = [p for p in pids if _alive(p)]
+    for p in left:  # do not leave them behind even when the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"processes left behind: {left}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_workers_run_leaves_no_process(tmp_path, sig):
+    proc, kids = _start_workers_run(tmp_path)
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    _assert_all_gone(kids)  # first: a worker left alive would hold stderr open
+    err = proc.stderr.read().decode()
+    if sig == signal.SIGTERM:  # stops like Ctrl-C: committed rows kept, told how to resume
+        assert "--resume" in err and "Traceback" not in err, err
+    partial = tmp_path / "out.jsonl.partial"
+    assert partial.read_bytes().count(b"\n") >= 40
+
+
+def test_ctrl_c_of_a_workers_run_prints_no_worker_traceback(tmp_path):
+    proc, kids = _start_workers_run(tmp_path, start_new_session=True)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
+    proc.wait(timeout=30)
+    _assert_all_gone(kids)
+    err = proc.stderr.read().decode()
+    assert proc.returncode == 130 and "--resume" in err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err

@@ -267,9 +267,12 @@ class ResumableWriter:
                 self._publish(self._write_parquet)
         except OSError as e:
             raise _out_of_space(self.path, e) from e
+        self._cleanup()
+        return self.path
+
+    def _cleanup(self) -> None:
         for p in self.side_files:
             p.unlink(missing_ok=True)
-        return self.path
 
     def _publish(self, write: Any) -> None:
         tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
