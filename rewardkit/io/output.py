@@ -34,8 +34,8 @@ __all__ = ["ResumableWriter", "Resumed", "OUTPUT_FORMATS", "output_format", "ato
            "OutputError", "read_head", "PARQUET_ROW_GROUP_BYTES"]
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
-PARQUET_ROW_GROUP_BYTES = 32 << 20  # JSON bytes per Parquet row group (bounds conversion memory)
-_PARQUET_MAX_ROWS = 50_000
+PARQUET_ROW_GROUP_BYTES = 8 << 20  # JSON bytes per Parquet row group (bounds conversion memory)
+_PARQUET_MAX_ROWS = 10_000
 _PARQUET_MAX_TYPE_DEPTH = 40  # deeper column types are stored as JSON text (readers cap nesting)
 
 
@@ -374,7 +374,9 @@ def _native_type(vals: list[Any]) -> Any:
         return None
     if _type_depth(arr.type) > _PARQUET_MAX_TYPE_DEPTH:
         return None
-    try:
+    if not pa.types.is_nested(arr.type):  # strings, numbers, bools: inference is exact
+        return arr.type
+    try:  # structs fill missing keys with nulls: keep them only if the values come back unchanged
         same = arr.to_pylist() == vals
     except (pa.ArrowException, UnicodeDecodeError, ValueError):
         return None
