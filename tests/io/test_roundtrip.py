@@ -156,3 +156,27 @@ def test_each_output_has_its_own_summary(tmp_path):
     b = json.loads(summary_path(tmp_path / "scored.parquet").read_text())
     assert summary_path(tmp_path / "scored.jsonl") != summary_path(tmp_path / "scored.parquet")
     assert (a["rows"], b["rows"]) == (1, 2)
+
+
+def test_preview_prints_parquet_outputs(tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    from rewardkit.cli import main
+
+    rc = main(["score", "-o", str(tmp_path / "o.parquet"), "--no-progress", "--preview", "3"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    head = out.split("\n\n")[0]
+    assert "status" in head and len([ln for ln in head.splitlines() if ln.startswith("p0")]) == 3
+
+
+def test_parquet_output_without_pyarrow_fails_before_scoring(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from rewardkit.cli import main
+
+    for mod in ("pyarrow", "pyarrow.parquet"):
+        monkeypatch.setitem(sys.modules, mod, None)  # as in a core-only install
+    rc = main(["score", "-o", str(tmp_path / "o.parquet"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "pip install 'rewardkit[data]'" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # nothing scored, nothing written
