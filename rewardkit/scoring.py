@@ -540,7 +540,7 @@ def score_dataset(
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
 
         def restore_sigterm() -> None:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
     try:
         batch: list[_Row] = []
         skipped_batch: list[dict[str, Any]] = []
