@@ -28,6 +28,7 @@ from rewardkit.config import PipelineConfig, load_config
 from rewardkit.io.output import ResumableWriter, atomic_write_bytes
 from rewardkit.io.records import ColumnMap, RecordError, iter_records, record_to_sample
 from rewardkit.pipeline import Pipeline
+from rewardkit.status_policy import status_before_fill
 from rewardkit.types import Sample
 
 __all__ = ["score_dataset", "ScoreSummary", "RunningStats", "summary_path"]
@@ -230,7 +231,7 @@ def score_dataset(
     comp_stats: dict[str, RunningStats] = {c: RunningStats() for c in pipeline.component_names}
 
     def account(row: dict[str, Any]) -> None:
-        status_counts[row["status"]] += 1
+        status_counts[status_before_fill(row)] += 1  # before any fill: a fill changes the reward, not what happened
         score_stats.add(row["score"])
         for k, v in (row.get("components") or {}).items():
             comp_stats.setdefault(k, RunningStats()).add(v)

@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rewardkit.types import RewardResult, Status
 
-__all__ = ["Fault", "Action", "StatusPolicy", "DEFAULT_FAULTS", "fault_of", "with_fault", "combine_faults"]
+__all__ = ["Fault", "Action", "StatusPolicy", "DEFAULT_FAULTS", "fault_of", "with_fault", "combine_faults",
+           "status_before_fill"]
 
 
 class Fault(str, Enum):
@@ -70,6 +71,17 @@ def fault_of(result: RewardResult) -> Fault | None:
         except ValueError:
             pass  # an unknown value falls back to the status' default, never crashes a batch
     return DEFAULT_FAULTS[result.status]
+
+
+def status_before_fill(result: RewardResult | Mapping[str, Any]) -> str:
+    """The status a result had before a pipeline ``fill`` made it ok (what summaries and metrics
+    count: a fill changes the reward, not what happened). Takes a result or its ``to_dict()``."""
+    if isinstance(result, RewardResult):
+        info, status = result.info, result.status.value
+    else:
+        info, status = result.get("info") or {}, str(result.get("status", "ok"))
+    before = info.get("status_before_fill") if isinstance(info, Mapping) else None
+    return str(before) if before else status
 
 
 def with_fault(result: RewardResult, fault: Fault | str) -> RewardResult:
