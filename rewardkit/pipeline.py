@@ -16,6 +16,9 @@ like any single verifier. How component statuses combine (documented once, here)
   ``info["filled"]`` maps each filled component to its status;
 - a non-ok total says whose fault it is in ``info["fault"]`` (infrastructure if any failed
   component's is, see `rewardkit.status_policy`), for the trainer adapters' status policy;
+- with ``shaping:`` transforms, a total the status policy scores (a sample-caused failure: the
+  failing score) enters the transforms as that score, with ``info["resolved_before_shaping"]``
+  (so a group normalisation counts "no answer" like a wrong answer); masked ones stay non-ok;
 - ``gated_by``: the component counts only when the gating component scored ``>= gate_min``;
 - ``gate``: the whole score is ``fail_score`` unless the gate component scored ``>= min``.
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -149,9 +153,27 @@ class Pipeline(BaseRewardSource):
 
     def _finish(self, samples: Sequence[Sample], per_comp: list[list[RewardResult]]) -> list[RewardResult]:
         out = [self.combine([c[i] for c in per_comp]) for i in range(len(samples))]
+        if self.transforms:
+            out = [self._resolve_for_shaping(r) for r in out]
         for t in self.transforms:
             out = t(samples, out)
         return out
+
+    def _resolve_for_shaping(self, r: RewardResult) -> RewardResult:
+        """A result as the shaping transforms must see it: a failure the status policy scores (the
+        sample's own: no answer, over budget) becomes that score, so that group statistics count it
+        like the wrong answer it is -- otherwise a group ``[correct, wrong, no answer]`` would give
+        the no-answer sample advantage 0, above the wrong one. Masked failures stay non-ok (left out
+        of every statistic)."""
+        if r.status is Status.OK:
+            return r
+        score, valid = self.config.status_policy.resolve(r)
+        if not valid:
+            return r
+        info = dict(r.info)
+        info.setdefault("status_before_fill", r.status.value)
+        info["resolved_before_shaping"] = r.status.value
+        return replace(r, score=score, status=Status.OK, info=info)
 
     def combine(self, parts: Sequence[RewardResult]) -> RewardResult:
         """Combine one sample's component results (one per spec, in order) into the total."""

@@ -64,3 +64,19 @@ def test_server_metrics_count_statuses_before_fill():
         text = client.get("/metrics").text
     assert 'rewardkit_items_total{status="unparseable"} 1.0' in text
     assert 'rewardkit_items_total{status="ok"} 1.0' in text
+
+
+def test_group_shaping_counts_a_missing_answer_like_a_wrong_one():
+    """Regression: with group_normalize in the pipeline, unparseable results were left out of the group
+    and the adapters then gave them 0 -- above the wrong answer's negative advantage."""
+    pipe = Pipeline({"rewards": [{"type": "numeric"}], "shaping": [{"type": "group_normalize"}]})
+    comps = ["the answer is 4", "the answer is 5", "no idea", "no idea either"]
+    out = pipe.score([Sample(prompt="q", completion=c, reference="4", group_id="g") for c in comps])
+    correct, wrong, none1, none2 = (r.score for r in out)
+    assert all(r.status is Status.OK for r in out)
+    assert none1 == none2 == wrong < 0 < correct
+    assert out[2].info["status_before_fill"] == "unparseable"
+    # infrastructure failures stay out of the group
+    out = pipe.score([Sample(prompt="q", completion=c, reference=ref, group_id="g")
+                      for c, ref in [("the answer is 4", "4"), ("the answer is 5", "4"), ("the answer is 4", None)]])
+    assert out[2].status is Status.ERROR and out[0].score > 0 > out[1].score
