@@ -61,6 +61,24 @@ def test_numpy_normalisers_give_exact_zero_for_equal_group(value, G, dtype, eps)
 
 
 @pytest.mark.parametrize("value,G,dtype,eps", REGRESSIONS)
+def test_whitening_and_ensembles_give_exact_zero_for_equal_values(value, G, dtype, eps):
+    x = torch.full((G, 5), value, dtype=dtype)
+    for mask in (torch.ones(G, 5, dtype=torch.bool), _left_mask(torch.arange(G) % 5 + 1, 5)):
+        for mode in ("clamp", "add"):
+            for shift in (True, False):
+                out = A.masked_whiten(x, mask, var_eps=0.0, var_eps_mode=mode, shift_mean=shift)
+                want = torch.zeros_like(x) if shift else torch.where(mask, x, torch.zeros_like(x))
+                assert torch.equal(out, want), (mode, shift, out)
+        adv, _ = A.reinforce_pp_advantages(torch.full((G,), value, dtype=dtype), mask, var_eps=0.0)
+        assert torch.count_nonzero(adv) == 0
+    from rewardkit.shaping.ensemble import ensemble
+
+    members = np.stack([np.full(G, value), np.linspace(0, 1, G)], 1)
+    z = ensemble(members, "mean", standardize=True, eps=eps)
+    np.testing.assert_allclose(z, ensemble(members[:, 1:], "mean", standardize=True, eps=eps) / 2)
+
+
+@pytest.mark.parametrize("value,G,dtype,eps", REGRESSIONS)
 def test_transforms_give_exact_zero_for_equal_group(value, G, dtype, eps):
     samples = [Sample(prompt="p", completion=str(i), group_id="g") for i in range(G)]
     results = [RewardResult.ok(value) for _ in range(G)]

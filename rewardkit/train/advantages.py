@@ -251,8 +251,18 @@ def _whiten_owned(xz: Tensor, sel: Tensor, nsel: Tensor, *, ddof: int, var_eps: 
     mean = (xz.sum(-1).to(torch.float64).sum() / n.clamp(min=1)).to(xz.dtype)
     xz.sub_(mean).masked_fill_(nsel, 0)
     var = (torch.linalg.vector_norm(xz, dim=-1).to(torch.float64) ** 2).sum() / (n - ddof).clamp(min=1)
+    # All-equal values must whiten to exactly 0, but rounding leaves centred values of order
+    # T·u·|mean| that the division would blow up. When the variance is that small (rare), check
+    # exactly whether the selected values are all equal.
+    tol = (xz.shape[-1] + 1) * torch.finfo(xz.dtype).eps * float(abs(mean))
+    if float(var) <= 4 * tol * tol:
+        vals = xz[sel]
+        if vals.numel() and bool(vals.amin() == vals.amax()):
+            mean = mean + vals[0]  # the common value exactly (for shift_mean=False)
+            xz.zero_()
     var = var.clamp(min=var_eps) if var_eps_mode == "clamp" else var + var_eps
-    xz.mul_(torch.rsqrt(var).to(xz.dtype))
+    inv_std = torch.where(var > 0, torch.rsqrt(var), torch.zeros_like(var))  # var 0 (var_eps=0): 0, not NaN
+    xz.mul_(inv_std.to(xz.dtype))
     if not shift_mean:
         xz.add_(mean).masked_fill_(nsel, 0)
     return xz
