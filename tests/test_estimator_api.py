@@ -69,6 +69,20 @@ def test_token_tensors_with_the_wrong_shape_raise():
         A.prime_advantages(torch.zeros(4, 3), torch.zeros(3), M4)
 
 
+def test_kl_estimators_do_not_broadcast():
+    from rewardkit.shaping.kl import approx_kl, kl_penalized_rewards, rto_token_rewards
+
+    logp = torch.zeros(4, 3)
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(1, 3\)"):
+        approx_kl(logp, torch.zeros(1, 3))
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(1, 3\)"):
+        approx_kl(logp, logp, mask=BAD_MASK)
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(1, 3\)"):
+        rto_token_rewards(logp, torch.zeros(1, 3))
+    with pytest.raises(ValueError, match=r"\(4,\).*\(1, 3\)"):
+        kl_penalized_rewards(S4, torch.zeros(1, 3), torch.zeros(1, 3), BAD_MASK, kl_coef=0.1)
+
+
 def test_numpy_shapes_raise_naming_both():
     with pytest.raises(ValueError, match=r"\(4,\).*\(3,\)|\(3,\).*\(4,\)"):
         N.group_normalize(np.zeros(4), valid=np.ones(3, dtype=bool))
