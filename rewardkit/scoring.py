@@ -47,6 +47,7 @@ from rewardkit.io import jsonio
 from rewardkit.io.output import ResumableWriter, output_format, require_pyarrow
 from rewardkit.io.records import ColumnMap, RecordError, detect_format, iter_records, record_to_sample
 from rewardkit.pipeline import Pipeline
+from rewardkit.status_policy import status_before_fill
 from rewardkit.types import RewardResult, Sample
 
 __all__ = ["score_dataset", "ScoreSummary", "RunningStats", "summary_path"]
@@ -393,7 +394,7 @@ def score_dataset(
     comp_stats: dict[str, RunningStats] = {c: RunningStats() for c in pipeline.component_names}
 
     def account(row: dict[str, Any]) -> None:
-        status_counts[row["status"]] += 1
+        status_counts[status_before_fill(row)] += 1  # before any fill: a fill changes the reward, not what happened
         score_stats.add(row["score"])
         for k, v in (row.get("components") or {}).items():
             comp_stats.setdefault(k, RunningStats()).add(v)
@@ -472,8 +473,7 @@ def score_dataset(
             samples = [m.sample for m in members]
             results = [RewardResult.from_dict(m.result) if isinstance(m.result, dict) else m.result
                        for m in members]
-            for t in pipeline.transforms:
-                results = t(samples, results)
+            results = pipeline.shape(samples, results)
             for m, res in zip(members, results, strict=True):
                 m.result = res
             out.extend(members)

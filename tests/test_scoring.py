@@ -244,9 +244,12 @@ def test_group_shaping_sees_whole_groups_across_batches(tmp_path):
         for m in members:
             if m["status"] != "ok":
                 assert m["score"] is None
+            elif (m.get("info") or {}).get("resolved_before_shaping"):
+                # no answer: the status policy's failing score, normalised with its group (issue 9 §1)
+                assert m["components"]["correct"] is None and m["info"]["status_before_fill"] == "unparseable"
             else:
                 assert m["components"]["correct"] in (0.0, 1.0)  # raw component kept
-    assert any(r["status"] == "unparseable" for r in rows)
+    assert any((r.get("info") or {}).get("status_before_fill") == "unparseable" for r in rows)
 
 
 def test_csv_parses_json_only_where_json_is_expected(tmp_path):
