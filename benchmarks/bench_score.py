@@ -95,6 +95,7 @@ def memory_section(sizes: list[int], work: Path) -> None:
             print(f"{n:>10,}  {name:<34}{r['seconds']:>9.1f}{r['peak_mb']:>13.0f}")
         for p in (inp, clean, resumed, work / f"mem_{n}.parquet"):
             p.unlink(missing_ok=True)
+            p.with_name(p.name + ".summary.json").unlink(missing_ok=True)
     if len(sizes) > 1:
         lo, hi = sizes[0], sizes[-1]
         print(f"peak RSS ratio {hi:,} / {lo:,} rows: " + ", ".join(

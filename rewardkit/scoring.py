@@ -299,8 +299,12 @@ class _Reader:
         self.limit = limit
         self.done_ids = done_ids
 
-    def rows(self, records: Iterable[tuple[str, Any]]) -> Iterator[_Row | tuple[RecordError, int, Any]]:
+    def rows(self, records: Iterable[tuple[str, Any]],
+             consume_done: bool = False) -> Iterator[_Row | tuple[RecordError, int, Any]]:
+        """``consume_done``: move each done id into the seen set as it is met (the last pass),
+        so that resumed runs hold each id once."""
         seen: set[Any] = set()
+        done = self.done_ids
         id_key = self.cols.id
         for idx, (where, rec) in enumerate(records):
             if self.limit is not None and idx >= self.limit:
@@ -315,7 +319,9 @@ class _Reader:
             except RecordError as e:
                 yield e, idx, _hashable_id(rec.get(id_key)) if isinstance(rec, dict) else None
                 continue
-            if s.id in self.done_ids:
+            if s.id in done:
+                if consume_done:
+                    done.discard(s.id)
                 continue
             if rec.get(id_key) is None:  # a missing or null id is the row number, written out
                 rec = {id_key: s.id, **{k: v for k, v in rec.items() if k != id_key}}
@@ -544,7 +550,7 @@ def score_dataset(
     try:
         batch: list[_Row] = []
         skipped_batch: list[dict[str, Any]] = []
-        for item in reader.rows(open_records()):
+        for item in reader.rows(open_records(), consume_done=True):
             if isinstance(item, _Row):
                 batch.append(item)
             else:
