@@ -432,10 +432,6 @@ def score_dataset(
 
     reader = _Reader(cols, limit, done_ids)
     expected: Counter[Any] = Counter()
-    if grouped:  # first pass: how many rows each group has, so a group is shaped once complete
-        for item in reader.rows(open_records()):
-            if isinstance(item, _Row):
-                expected[_group_key(item.sample, by_prompt)] += 1
 
     if progress is None:
         progress = sys.stderr.isatty()
@@ -548,6 +544,10 @@ def score_dataset(
         def restore_sigterm() -> None:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
     try:
+        if grouped:  # first pass: how many rows each group has, so a group is shaped once complete
+            for item in reader.rows(open_records()):
+                if isinstance(item, _Row):
+                    expected[_group_key(item.sample, by_prompt)] += 1
         batch: list[_Row] = []
         skipped_batch: list[dict[str, Any]] = []
         for item in reader.rows(open_records(), consume_done=True):
@@ -574,7 +574,7 @@ def score_dataset(
             flush_one()
         if open_groups:  # cannot happen: both passes read the same rows
             raise RuntimeError(f"{len(open_groups)} groups were never complete")
-    except BaseException:  # Ctrl-C, SIGTERM, a bad record with on_error=fail: keep what is committed
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a bad record with on_error=fail: keep what is committed
         if pool is not None:
             _stop_pool(pool)
         if writer is not None:
@@ -582,6 +582,8 @@ def score_dataset(
                 writer.close()
             except OSError:
                 pass  # a full disk: the committed rows are on it already
+            if writer.rows == 0 and not isinstance(exc, (KeyboardInterrupt, RecordError)):
+                writer.discard()  # an unreadable input: nothing to resume, no stale partial file
         if bar is not None:
             bar.close()
         restore_sigterm()

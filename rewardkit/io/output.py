@@ -270,6 +270,16 @@ class ResumableWriter:
         self._cleanup()
         return self.path
 
+    @property
+    def rows(self) -> int:
+        """Rows committed so far (resumed ones included)."""
+        return self._rows
+
+    def discard(self) -> None:
+        """Remove the run's side files (a run that failed before committing anything)."""
+        self.close()
+        self._cleanup()
+
     def _cleanup(self) -> None:
         for p in self.side_files:
             p.unlink(missing_ok=True)

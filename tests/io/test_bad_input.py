@@ -145,6 +145,7 @@ def test_bad_input(tmp_path, capsys, name, mode):
     assert "Traceback" not in err
     if skipped is None:  # the file as a whole is unreadable: one clear message in both modes
         assert rc == 2 and fail_msg in err and err.count("\n") <= 3, err
+        assert not list(tmp_path.glob("out.*")), "no stale partial file: the next run starts clean"
         return
     if mode == "fail" and skipped:
         assert rc == 2 and fail_msg in err, err
