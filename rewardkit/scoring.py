@@ -44,6 +44,7 @@ from typing import Any, Literal
 
 from rewardkit.config import ConfigError, PipelineConfig, load_config
 from rewardkit.io import jsonio
+from rewardkit.io.idset import IdSet
 from rewardkit.io.output import ResumableWriter, output_format, require_pyarrow
 from rewardkit.io.records import ColumnMap, RecordError, detect_format, iter_records, record_to_sample
 from rewardkit.pipeline import Pipeline
@@ -294,16 +295,13 @@ class _Reader:
     The same checks run in the counting pass and the scoring pass, so both agree on which rows
     exist (bad records, duplicate ids, rows a resumed run already has)."""
 
-    def __init__(self, cols: ColumnMap, limit: int | None, done_ids: set[Any]) -> None:
+    def __init__(self, cols: ColumnMap, limit: int | None, done_ids: IdSet) -> None:
         self.cols = cols
         self.limit = limit
         self.done_ids = done_ids
 
-    def rows(self, records: Iterable[tuple[str, Any]],
-             consume_done: bool = False) -> Iterator[_Row | tuple[RecordError, int, Any]]:
-        """``consume_done``: move each done id into the seen set as it is met (the last pass),
-        so that resumed runs hold each id once."""
-        seen: set[Any] = set()
+    def rows(self, records: Iterable[tuple[str, Any]]) -> Iterator[_Row | tuple[RecordError, int, Any]]:
+        seen = IdSet()  # 12 bytes an id: memory stays flat with the dataset's size
         done = self.done_ids
         id_key = self.cols.id
         for idx, (where, rec) in enumerate(records):
@@ -313,15 +311,12 @@ class _Reader:
                 if isinstance(rec, RecordError):
                     raise rec
                 s = record_to_sample(rec, where, self.cols, default_id=idx)
-                if s.id in seen:
+                if not seen.add(s.id):
                     raise RecordError(where, f"duplicate id {s.id!r}", field=id_key)
-                seen.add(s.id)
             except RecordError as e:
                 yield e, idx, _hashable_id(rec.get(id_key)) if isinstance(rec, dict) else None
                 continue
-            if s.id in done:
-                if consume_done:
-                    done.discard(s.id)
+            if len(done) and s.id in done:
                 continue
             if rec.get(id_key) is None:  # a missing or null id is the row number, written out
                 rec = {id_key: s.id, **{k: v for k, v in rec.items() if k != id_key}}
@@ -406,14 +401,15 @@ def score_dataset(
             comp_stats.setdefault(k, RunningStats()).add(v)
 
     writer: ResumableWriter | None = None
-    done_ids: set[Any] = set()
+    done_ids = IdSet()
     listed_rows: set[Any] = set()  # input positions of bad records already listed (resume)
     if output is not None:
         writer = ResumableWriter(output, resume=resume, overwrite=overwrite,
                                  meta={"config": cfg_json, "input": input_desc, "columns": asdict(cols)})
         resumed = writer.open()
         for row in writer.iter_done():  # streamed: only the ids stay in memory
-            done_ids.add(row.get(cols.id))
+            if isinstance(rid := row.get(cols.id), (str, int)):
+                done_ids.add(rid)
             account(row)
         summary.resumed_rows = resumed.rows
         summary.skipped.extend(resumed.skipped)
@@ -550,7 +546,7 @@ def score_dataset(
                     expected[_group_key(item.sample, by_prompt)] += 1
         batch: list[_Row] = []
         skipped_batch: list[dict[str, Any]] = []
-        for item in reader.rows(open_records(), consume_done=True):
+        for item in reader.rows(open_records()):
             if isinstance(item, _Row):
                 batch.append(item)
             else:
