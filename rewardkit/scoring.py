@@ -19,8 +19,9 @@ Results do not depend on row order, ``batch_size``, ``workers`` or a resume:
   position of each group's last row), and saved with every commit of the partial file, so a
   resumed run continues from exactly the state the killed one had written.
   Their scores do depend on the input order: that is what "running" means.
-- Output rows are in input order. Memory holds only the ids seen and the rows of groups not yet
-  complete (nothing when a group's rows are adjacent, as in rollout dumps).
+- Output rows are in input order. Memory holds the ids seen (12 bytes each, `IdSet`), one
+  counter a group when shaping by group, and the rows of groups not yet complete (a few when a
+  group's rows are adjacent, as in rollout dumps; up to all of them for a shuffled file).
 
 Resume keeps every committed row and skips its id, so no row is scored twice or lost.
 """
