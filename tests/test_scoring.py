@@ -299,6 +299,10 @@ GROUP_TRANSFORMS = {
     "process_shaping": {"type": "process_shaping", "method": "clip_delta", "eta": 0.5, "alpha": 1.0},
     "laser_bonus": {"type": "laser_bonus", "gate": "correct", "target": 50},
     "rm_lsc": {"type": "rm_shaping", "method": "lsc"},
+    # no reference rewards / lengths in the data: every ok row becomes an error, the same way each time
+    "rm_centered": {"type": "rm_shaping", "method": "centered"},
+    "par": {"type": "par"},
+    "dapo_overlong": {"type": "dapo_overlong"},
 }
 STATEFUL_TRANSFORMS = {
     "running_normalize": {"type": "running_normalize"},
