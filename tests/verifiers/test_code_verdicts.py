@@ -59,7 +59,8 @@ def test_io_time_limit_is_a_verdict(judge):
 def test_output_limit_is_a_verdict(judge):
     code = "import sys\ndef f(x):\n    if x == 2:\n        while True:\n            sys.stdout.write('x' * 65536)\n    return x"
     r = judge.score([Sample(prompt="", completion=fenced(code), reference=FOUR)])[0]
-    assert r.status is Status.OK and r.score == pytest.approx(0.25)
+    assert r.status is Status.OK and r.score == pytest.approx(0.75)  # tests 3 and 4 re-run
+    assert r.info["tests"] == ["pass", "output_limit", "pass", "pass"]
     assert r.info["verdict"] == "output_limit"
 
 
@@ -77,7 +78,7 @@ def test_each_assert_test_gets_its_own_verdict_like_a_judge(judge):
     r = judge.score([Sample(prompt="", completion=fenced(code), reference=FOUR)])[0]
     assert r.status is Status.OK and r.score == pytest.approx(0.75)
     assert r.info["tests"] == ["pass", "timeout", "pass", "pass"] and r.info["reruns"] == 1
-    capped = CodeReward(timeout_s=1, workers=1, reruns_after_time_limit=0)
+    capped = CodeReward(timeout_s=1, workers=1, reruns_after_limit=0)
     try:
         r = capped.score([Sample(prompt="", completion=fenced(code), reference=FOUR)])[0]
     finally:
