@@ -12,6 +12,8 @@ rewards:
     process_weight: 1.0    # scale of the source's step/token rewards (dense part)
 gate: {component: format, min: 1.0, fail_score: 0.0}
 shaping: []                # batch transforms, see ``rewardkit list``
+status_policy:             # what trainers get for results without a score (rewardkit.status_policy)
+  statuses: {timeout: mask}
 ```
 
 Every error names the offending key (``rewards[1].weight``) and, for unknown keys, lists the
@@ -36,6 +38,7 @@ from pydantic import (
     model_validator,
 )
 
+from rewardkit.status_policy import StatusPolicy
 from rewardkit.types import Status
 
 __all__ = ["RewardSpec", "GateSpec", "PipelineConfig", "ConfigError", "load_config", "format_validation_error",
@@ -107,6 +110,9 @@ class PipelineConfig(BaseModel):
                                          description="batch transforms, each {type: NAME, ...params}")
     steps_from: str | None = Field(None, description="component whose step scores fill the output's "
                                                      "`steps` (default: every process reward)")
+    status_policy: StatusPolicy = Field(default_factory=StatusPolicy,
+                                        description="what trainers get for results without a score "
+                                                    "(rewardkit.status_policy)")
     _source: str | None = PrivateAttr(None)  # the file it was read from, for error messages
 
     @property
