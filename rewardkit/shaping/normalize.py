@@ -48,12 +48,21 @@ def group_index(group_ids: Sequence[Any] | None, n: int) -> tuple[np.ndarray, in
 
 
 def _stats(x: np.ndarray, ok: np.ndarray, gi: np.ndarray, ng: int, ddof: int):
-    xz = np.where(ok, x, 0.0)
+    """Per-group count, centred values ``x − mean_g`` ``[N]`` and std ``[ng]`` of the valid entries.
+
+    The statistics are taken on values shifted by the group's smallest valid value (shift-invariant
+    maths, better rounding): a group whose values are all equal then has centred values and std that
+    are exactly 0, so its advantages are exactly 0 with any ``eps`` -- not leftover/(leftover + eps).
+    """
+    shift = np.full(ng, np.inf)
+    np.minimum.at(shift, gi[ok], x[ok])
+    shift[~np.isfinite(shift)] = 0.0
+    xs = np.where(ok, x - shift[gi], 0.0)
     cnt = np.bincount(gi, weights=ok.astype(np.float64), minlength=ng)
-    mean = np.bincount(gi, weights=xz, minlength=ng) / np.maximum(cnt, 1)
-    dev = np.where(ok, x - mean[gi], 0.0) ** 2
-    var = np.bincount(gi, weights=dev, minlength=ng) / np.maximum(cnt - ddof, 1)
-    return cnt, mean, np.sqrt(var)
+    mean = np.bincount(gi, weights=xs, minlength=ng) / np.maximum(cnt, 1)
+    centred = np.where(ok, xs - mean[gi], 0.0)
+    var = np.bincount(gi, weights=centred**2, minlength=ng) / np.maximum(cnt - ddof, 1)
+    return cnt, centred, np.sqrt(var)
 
 
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -74,8 +83,7 @@ def group_normalize(
     scores, ``"none"`` only centres (Dr. GRPO). Shapes: ``[N]`` -> ``[N]`` (NaN where invalid)."""
     x, ok = _prep(scores, valid)
     gi, ng = group_index(group_ids, len(x))
-    cnt, mean, std = _stats(x, ok, gi, ng, ddof)
-    out = x - mean[gi]
+    cnt, out, std = _stats(x, ok, gi, ng, ddof)
     if scale == "group":
         out = _safe_div(out, std[gi] + eps)
     elif scale == "batch":
@@ -96,9 +104,9 @@ def leave_one_out(scores: Any, group_ids: Sequence[Any] | None = None, *, valid:
     """RLOO: ``r_i − mean_{j≠i, j valid, same group} r_j`` (0 for a group with one valid member)."""
     x, ok = _prep(scores, valid)
     gi, ng = group_index(group_ids, len(x))
-    cnt, mean, _ = _stats(x, ok, gi, ng, 0)
+    cnt, centred, _ = _stats(x, ok, gi, ng, 0)
     G = cnt[gi]
-    out = np.where(G > 1, G / np.maximum(G - 1, 1) * (x - mean[gi]), 0.0)
+    out = np.where(G > 1, G / np.maximum(G - 1, 1) * centred, 0.0)
     return np.where(ok, out, np.nan)
 
 
@@ -123,12 +131,20 @@ class RunningStats:
         n = int(x.size)
         if n == 0:
             return self
-        bmean = float(x.mean())
-        bm2 = float(((x - bmean) ** 2).sum())
+        x0 = float(x[0])  # shifted sums: equal values give exactly their value and m2 = 0
+        xs = x - x0
+        bmean_s = float(xs.mean())
+        bmean = x0 + bmean_s
+        bm2 = float(((xs - bmean_s) ** 2).sum())
         tot = self.count + n
         d = bmean - self.mean
-        self.mean += d * n / tot
-        self.m2 += bm2 + d * d * self.count * n / tot
+        if self.count == 0:
+            self.mean, self.m2 = bmean, bm2
+        elif d != 0.0:
+            self.mean += d * n / tot
+            self.m2 += bm2 + d * d * self.count * n / tot
+        else:
+            self.m2 += bm2
         self.count = tot
         self.min = min(self.min, float(x.min()))
         self.max = max(self.max, float(x.max()))
@@ -144,8 +160,10 @@ class RunningStats:
         return float(np.sqrt(self.var))
 
     def normalize(self, values: Any, eps: float = 1e-8) -> np.ndarray:
-        """``(x − μ)/(σ + eps)`` with the current statistics (NaN stays NaN)."""
-        return (np.asarray(values, dtype=np.float64) - self.mean) / (self.std + eps)
+        """``(x − μ)/(σ + eps)`` with the current statistics (NaN stays NaN; 0 where σ + eps is 0)."""
+        x = np.asarray(values, dtype=np.float64)
+        c = x - self.mean
+        return _safe_div(c, np.full_like(c, self.std + eps))
 
     def state_dict(self) -> dict[str, float]:
         return {"count": self.count, "mean": self.mean, "m2": self.m2, "min": self.min, "max": self.max}

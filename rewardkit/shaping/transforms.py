@@ -206,7 +206,8 @@ class RunningNormalize(BaseTransform):
         p: RunningNormParams = self.params  # type: ignore[assignment]
         x = _scores(results)
         self.stats.update(x)
-        new = (x - (self.stats.mean if p.center else 0.0)) / (self.stats.std + p.eps)
+        new = self.stats.normalize(x, eps=p.eps) if p.center else \
+            _norm._safe_div(x, np.full_like(x, self.stats.std + p.eps))
         return _apply_scores(self, results, new)
 
     def state_dict(self):

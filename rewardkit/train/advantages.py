@@ -104,14 +104,30 @@ def _group_index(B: int, group_size: int | None, group_ids: Tensor | None, devic
     return torch.zeros(B, dtype=torch.long, device=device), 1
 
 
-def _group_stats(x: Tensor, w: Tensor, inv: Tensor, n: int, ddof: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Weighted per-group count, mean and std of the entries of ``x`` (``[B]`` or ``[B, T]``).
+def _group_stats(x: Tensor, w: Tensor, inv: Tensor, n: int, ddof: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per-group count, shift and mean, and the centred values, of the entries of ``x`` selected by ``w``.
 
-    ``w`` (same shape, bool) selects the entries that count. Returns per-group ``[n]`` tensors.
-    The std of a group with ``count <= ddof`` is reported as 0 (its centred values are all 0 when
-    count is 1, so advantages come out as 0 rather than NaN).
+    ``x`` is ``[B]`` or ``[B, T]`` and ``w`` (same shape, bool) selects the entries that count.
+    Returns ``cnt, centred, std, shift``: per-group ``[n]`` count and std, ``centred = x − mean_g``
+    (shape of ``x``, 0 where not selected) and the per-group shift ``[n]`` (the group's smallest
+    selected value; ``mean_g = shift + mean of the shifted values``).
+
+    Statistics are taken on values shifted by the group's smallest one (shift-invariant maths,
+    better rounding), so a group whose values are all equal has centred values and std that are
+    *exactly* 0: its advantages are exactly 0 with any ``eps``, not leftover / (leftover + eps).
+    The std of a group with ``count <= ddof`` is reported as 0.
     """
-    xz = torch.where(w, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    zero = torch.zeros((), dtype=x.dtype, device=x.device)
+    inf = torch.full((), float("inf"), dtype=x.dtype, device=x.device)
+    row_min = torch.where(w, x, inf)
+    if x.dim() == 2:
+        row_min = row_min.amin(-1) if x.shape[-1] else torch.full(x.shape[:1], float("inf"), dtype=x.dtype,
+                                                                     device=x.device)
+    shift = torch.full((n,), float("inf"), dtype=x.dtype, device=x.device).scatter_reduce_(
+        0, inv, row_min, "amin")
+    shift = torch.where(torch.isfinite(shift), shift, zero)
+    sh = shift[inv] if x.dim() == 1 else shift[inv][:, None]
+    xz = torch.where(w, x - sh, zero)
     wf = w.to(x.dtype)
     if x.dim() == 2:
         row_cnt, row_sum = wf.sum(-1), xz.sum(-1)
@@ -121,11 +137,12 @@ def _group_stats(x: Tensor, w: Tensor, inv: Tensor, n: int, ddof: int) -> tuple[
     tot = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, inv, row_sum)
     mean = tot / cnt.clamp(min=1)
     mu = mean[inv] if x.dim() == 1 else mean[inv][:, None]
-    dev = torch.where(w, x - mu, torch.zeros((), dtype=x.dtype, device=x.device)) ** 2
-    row_sq = dev.sum(-1) if x.dim() == 2 else dev
+    centred = torch.where(w, xz - mu, zero)
+    sq_rows = centred * centred
+    row_sq = sq_rows.sum(-1) if x.dim() == 2 else sq_rows
     sq = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, inv, row_sq)
     std = torch.sqrt(sq / (cnt - ddof).clamp(min=1))
-    return cnt, mean, std
+    return cnt, centred, std, shift + mean
 
 
 def _safe_div(num: Tensor, den: Tensor) -> Tensor:
@@ -407,12 +424,11 @@ def group_normalize(
     B = s.shape[0]
     v = _valid(valid, B, s.device)
     inv, n = _group_index(B, group_size, group_ids, s.device)
-    cnt, mean, std = _group_stats(s, v, inv, n, ddof)
-    centred = s - mean[inv]
+    cnt, centred, std, _ = _group_stats(s, v, inv, n, ddof)
     if scale == "group":
         out = _safe_div(centred, std[inv] + eps)
     elif scale == "batch":
-        _, _, bstd = _group_stats(s, v, torch.zeros_like(inv), 1, ddof)
+        _, _, bstd, _ = _group_stats(s, v, torch.zeros_like(inv), 1, ddof)
         out = _safe_div(centred, bstd + eps)
     elif scale == "none":
         out = centred
@@ -492,9 +508,9 @@ def rloo_advantages(
 
 def _rloo_seq(s: Tensor, v: Tensor, group_size: int | None, group_ids: Tensor | None) -> Tensor:
     inv, n = _group_index(s.shape[0], group_size, group_ids, s.device)
-    cnt, mean, _ = _group_stats(s, v, inv, n, 0)
+    cnt, centred, _, _ = _group_stats(s, v, inv, n, 0)
     G = cnt[inv]
-    a = G / (G - 1).clamp(min=1) * (s - mean[inv])
+    a = G / (G - 1).clamp(min=1) * centred
     return torch.where((G > 1) & v, a, torch.zeros((), dtype=s.dtype, device=s.device))
 
 
@@ -592,8 +608,8 @@ def grpo_process_advantages_from_steps(
     if v is not None:
         counted &= v[:, None]
     inv, n = _group_index(B, group_size, group_ids, m.device)
-    cnt, mean, std = _group_stats(r, counted, inv, n, ddof)  # pool = counted steps of the group
-    z = _safe_div(r - mean[inv][:, None], std[inv][:, None] + eps)
+    cnt, centred, std, _ = _group_stats(r, counted, inv, n, ddof)  # pool = counted steps of the group
+    z = _safe_div(centred, std[inv][:, None] + eps)
     z = torch.where(counted & (cnt[inv] > 1)[:, None], z, torch.zeros((), dtype=r.dtype, device=r.device))
     # reward-to-go of a sparse input in one buffer: Σ_{s≥t} x_s = total − C_t + x_t with C the forward
     # cumsum (in place); after a row's last step C_t == total exactly, so those tokens are exactly 0.
@@ -701,9 +717,11 @@ def prime_advantages(
     zero = torch.zeros((), dtype=r.dtype, device=r.device)
     inv, n = _group_index(r.shape[0], group_size, group_ids, r.device)
     row_mean = masked_mean(r, m, dim=-1)
-    cnt, gmean, _ = _group_stats(row_mean, v, inv, n, 0)
+    cnt, centred, _, _ = _group_stats(row_mean, v, inv, n, 0)
     K = cnt[inv]
-    others = (gmean[inv] * K - row_mean) / (K - 1).clamp(min=1)  # mean over j != i of mean_s r^j
+    # r_s − mean_{j≠i} mean_s r^j, with mean_{j≠i} = mean_g − (row_mean − mean_g)/(K − 1): exact
+    # when the rows' means are equal
+    others = row_mean - K / (K - 1).clamp(min=1) * centred
     proc = torch.where(m, r - others[:, None], zero)
     proc = torch.where((K > 1)[:, None], proc, zero)
     out = process_coef * discounted_cumsum(proc, 1.0)
