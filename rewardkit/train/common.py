@@ -18,7 +18,7 @@ import torch
 from rewardkit.train.config import ModelConfig, OptimConfig, TrainConfig
 from rewardkit.train.rollout import Rollout, token_logprobs
 
-__all__ = ["load_tokenizer", "load_policy", "ReferencePolicy", "forward_logprobs", "build_optimizer",
+__all__ = ["load_tokenizer", "load_policy", "ReferencePolicy", "forward_logprobs", "build_optimizer", "position_ids",
            "minibatch_indices", "TrainState", "Checkpointer", "MetricsLogger", "mean_stats"]
 
 Tensor = torch.Tensor
@@ -51,7 +51,7 @@ def load_policy(cfg: ModelConfig) -> Any:
     return model
 
 
-def _position_ids(attention_mask: Tensor) -> Tensor:
+def position_ids(attention_mask: Tensor) -> Tensor:
     # the positions generate() used for left-padded prompts; without them a padded row would be
     # scored at shifted positions and its log-probs would not match the sampling distribution
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
@@ -63,7 +63,7 @@ def forward_logprobs(model: Any, roll: Rollout, temperature: float, *, hidden: b
     of the response positions ``[B, T, H]`` when ``hidden``)."""
     T = roll.response_mask.shape[1]
     out = model(input_ids=roll.input_ids, attention_mask=roll.attention_mask,
-                position_ids=_position_ids(roll.attention_mask), logits_to_keep=T + 1,
+                position_ids=position_ids(roll.attention_mask), logits_to_keep=T + 1,
                 output_hidden_states=hidden, use_cache=False)
     logits = out.logits[:, :-1]
     logp, ent = token_logprobs(logits, roll.response_ids, temperature)
