@@ -10,6 +10,7 @@ import math
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,21 @@ import torch
 from rewardkit.train.config import ModelConfig, OptimConfig, TrainConfig
 from rewardkit.train.rollout import Rollout, token_logprobs
 
-__all__ = ["load_tokenizer", "load_policy", "ReferencePolicy", "forward_logprobs", "build_optimizer", "position_ids",
+__all__ = ["TrainResult", "load_tokenizer", "load_policy", "ReferencePolicy", "forward_logprobs", "build_optimizer", "position_ids",
            "minibatch_indices", "TrainState", "Checkpointer", "MetricsLogger", "mean_stats"]
 
 Tensor = torch.Tensor
+
+
+@dataclass
+class TrainResult:
+    """What a recipe returns: per-step metrics (as in ``metrics.jsonl``) and the trained model
+    (unwrapped from accelerate; for PPO the `ActorCritic`)."""
+
+    history: list[dict[str, float]]
+    model: Any
+
+
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 

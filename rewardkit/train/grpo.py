@@ -27,6 +27,7 @@ from rewardkit.train.common import (
     Checkpointer,
     MetricsLogger,
     ReferencePolicy,
+    TrainResult,
     TrainState,
     build_optimizer,
     forward_logprobs,
@@ -110,8 +111,8 @@ def policy_update(acc: Any, policy: Any, opt: Any, sched: Any, roll: Rollout, ad
     return stats
 
 
-def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -> list[dict[str, float]]:
-    """Run the GRPO-family recipe; returns the per-step metrics (also in ``metrics.jsonl``)."""
+def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -> TrainResult:
+    """Run the GRPO-family recipe; returns the per-step metrics (also in ``metrics.jsonl``) and the model."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
@@ -204,7 +205,7 @@ def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -
             ckpt.save()
     log.close()
     _save_final(acc, policy, tok, cfg)
-    return history
+    return TrainResult(history, acc.unwrap_model(policy))
 
 
 def _save_final(acc: Any, policy: Any, tok: Any, cfg: TrainConfig) -> None:

@@ -29,6 +29,7 @@ from rewardkit.train.common import (
     Checkpointer,
     MetricsLogger,
     ReferencePolicy,
+    TrainResult,
     TrainState,
     build_optimizer,
     load_policy,
@@ -89,8 +90,8 @@ def _evaluate(model: Any, roll: Rollout, temperature: float) -> tuple[Tensor, Te
     return logp, ent, values
 
 
-def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -> list[dict[str, float]]:
-    """Run PPO; returns the per-step metrics (also in ``metrics.jsonl``)."""
+def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -> TrainResult:
+    """Run PPO; returns the per-step metrics (also in ``metrics.jsonl``) and the model."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
@@ -221,4 +222,4 @@ def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -
         unwrapped.policy.save_pretrained(out)
         tok.save_pretrained(out)
         torch.save(unwrapped.value_head.state_dict(), out / "value_head.pt")
-    return history
+    return TrainResult(history, acc.unwrap_model(ac))

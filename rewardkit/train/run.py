@@ -14,22 +14,22 @@ from typing import Any
 __all__ = ["train", "add_parser", "run_cli", "RECIPES"]
 
 
-def _grpo(cfg: Any, **kw: Any) -> list[dict[str, float]]:
+def _grpo(cfg: Any, **kw: Any) -> Any:
     from rewardkit.train.grpo import train as run
 
     return run(cfg, **kw)
 
 
-def _ppo(cfg: Any, **kw: Any) -> list[dict[str, float]]:
+def _ppo(cfg: Any, **kw: Any) -> Any:
     from rewardkit.train.ppo import train as run
 
     return run(cfg, **kw)
 
 
-RECIPES: dict[str, Callable[..., list[dict[str, float]]]] = {"grpo": _grpo, "ppo": _ppo}
+RECIPES: dict[str, Callable[..., Any]] = {"grpo": _grpo, "ppo": _ppo}
 
 
-def train(config: Any, **kw: Any) -> list[dict[str, float]]:
+def train(config: Any, **kw: Any) -> Any:
     """Load the config (YAML path, mapping or `TrainConfig`) and run its recipe."""
     from rewardkit.train.config import load_train_config
 
@@ -69,7 +69,7 @@ def run_cli(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as e:
         print(f"rewardkit train: error: {e}", file=sys.stderr)
         return 2
-    hist = train(cfg)
+    hist = train(cfg).history
     if hist:
         last = hist[-1]
         print(f"done: {cfg.steps} steps; last reward/score {last.get('reward/score', float('nan')):.4f}; "

@@ -61,7 +61,7 @@ def test_loss_goes_down_on_a_fixed_batch(tiny, tmp_path):
 
 
 def test_end_to_end_writes_metrics_checkpoint_and_model(tiny, tmp_path):
-    hist = train(tiny_config(tiny, tmp_path, loss={"kl_coef": 0.05, "entropy_coef": 0.01}))
+    hist = train(tiny_config(tiny, tmp_path, loss={"kl_coef": 0.05, "entropy_coef": 0.01})).history
     assert len(hist) == 2
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in lines] == [1, 2]
@@ -83,7 +83,7 @@ def test_every_estimator_trains_a_step(tiny, tmp_path, estimator, extra):
                         {"type": "step_arithmetic", "weight": 0.0}]}
     cfg = tiny_config(tiny, tmp_path, steps=1, algorithm={"estimator": estimator},
                       rewards={"pipeline": pipe}, **extra)
-    hist = train(cfg)
+    hist = train(cfg).history
     assert torch.isfinite(torch.tensor(hist[0]["loss/total"]))
     if "kl_placement" in str(extra):
         assert "kl/k1" in hist[0]
@@ -94,9 +94,9 @@ def test_resume_reproduces_the_next_step_bit_for_bit(tiny, tmp_path):
                 optim={"lr": 1e-3, "epochs": 2, "minibatches": 2, "scheduler": "linear", "warmup_steps": 1},
                 rollout={"dynamic_sampling": True})
     a, b = tmp_path / "a", tmp_path / "b"
-    hist_a = train(tiny_config(tiny, a, **over))
+    hist_a = train(tiny_config(tiny, a, **over)).history
     shutil.copytree(a / "checkpoints" / "step_2", b / "checkpoints" / "step_2")
-    hist_b = train(tiny_config(tiny, b, resume=True, **over))
+    hist_b = train(tiny_config(tiny, b, resume=True, **over)).history
     assert len(hist_b) == 1  # only step 3 was run
     wa, wb = _weights(a / "final"), _weights(b / "final")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)

@@ -30,7 +30,7 @@ def _ppo(tiny, out, critic="separate", **over):
 
 @pytest.mark.parametrize("critic", ["separate", "head"])
 def test_ppo_runs_with_either_critic(tiny, tmp_path, critic):
-    hist = train(_ppo(tiny, tmp_path, critic))
+    hist = train(_ppo(tiny, tmp_path, critic)).history
     for key in ("loss/value", "value/explained_var", "value/clip_frac", "kl/k1", "loss/policy", "reward/digit"):
         assert key in hist[-1], key
     assert all(torch.isfinite(torch.tensor(h["loss/total"])) for h in hist)
