@@ -210,10 +210,11 @@ class MetricsLogger:
             accelerator.init_trackers("rewardkit", config=cfg.model_dump(mode="json"))
         self.t0 = time.perf_counter()
 
-    def log(self, step: int, metrics: dict[str, float]) -> None:
+    def log(self, step: int, metrics: dict[str, float]) -> dict[str, float]:
+        """Write one step's metrics; returns them with ``step`` and ``time/elapsed_s`` added."""
         metrics = {"step": step, "time/elapsed_s": time.perf_counter() - self.t0, **metrics}
         if not self.main:
-            return
+            return metrics
         with open(self.path, "a") as f:
             f.write(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                                 for k, v in metrics.items()}) + "\n")
@@ -223,6 +224,7 @@ class MetricsLogger:
             self.bar.set_postfix({short: f"{metrics[k]:.3g}" for k, short in self.BAR.items() if k in metrics},
                                  refresh=False)
             self.bar.update(1)
+        return metrics
 
     def close(self) -> None:
         if self.bar is not None:

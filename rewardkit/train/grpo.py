@@ -199,8 +199,7 @@ def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -
                    "time/rollout_s": t1 - t0, "time/reward_s": t2 - t1, "time/update_s": t3 - t2}
         if kl_r is not None:
             metrics[f"kl/{lc.kl_estimator}"] = float(kl_r[mask].mean() / lc.kl_coef) if mask.any() else 0.0
-        log.log(step, metrics)
-        history.append(metrics)
+        history.append(log.log(step, metrics))
         if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps:
             ckpt.save()
     log.close()

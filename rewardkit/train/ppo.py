@@ -210,8 +210,7 @@ def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -
         if ref_logp is not None:
             metrics[f"kl/{lc.kl_estimator}"] = float(approx_kl(old_logp, ref_logp, lc.kl_estimator, clamp=lc.kl_clamp,
                                                                mask=mask)[mask].mean()) if mask.any() else 0.0
-        log.log(step, metrics)
-        history.append(metrics)
+        history.append(log.log(step, metrics))
         if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps:
             ckpt.save()
     log.close()
