@@ -4,8 +4,9 @@ Both runs use ``configs/train_demo.yaml`` (SmolLM2-135M-Instruct, synthetic arit
 verifier as outcome reward, ``step_arithmetic`` as step reward) and differ only in
 ``algorithm.estimator``: ``grpo`` (outcome only; the step rewards are computed but unused) vs
 ``grpo_process`` (outcome advantage + 0.5 x GRPO process-supervision advantage of the step
-rewards). The y-axis is the mean verifier accuracy (``reward/correct``) of the training rollouts
-of each step (2 prompts x 4 samples = 8 responses: noisy; a moving average is drawn too).
+rewards). The y-axis is the mean verifier accuracy of the training rollouts of each step
+(``reward/score``: the outcome is the only weighted component, and a response without a parseable
+answer counts as wrong -- the status policy's failing score 0) (2 prompts x 4 samples = 8 responses: noisy; a moving average is drawn too).
 
 Run: python benchmarks/learning_curve.py --model models/smollm2 [--steps 12] [--out benchmarks/learning_curve.png]
 The two runs are sequential; each prints its own progress. Keep the budget small on a shared CPU.
@@ -21,6 +22,11 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _read(workdir: Path, estimator: str) -> list[dict]:
+    lines = (workdir / estimator / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(x) for x in lines if x]
 
 
 def run(estimator: str, a: argparse.Namespace, workdir: Path) -> list[dict]:
@@ -52,13 +58,15 @@ def main() -> None:
     p.add_argument("--workdir", default="runs/learning_curve")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "learning_curve.png"))
     p.add_argument("--threads", type=int, default=1, help="torch threads (the machine is shared)")
+    p.add_argument("--plot-only", action="store_true", help="re-plot from the metrics.jsonl files in --workdir")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     work = Path(a.workdir)
     curves = {}
     for est in ("grpo", "grpo_process"):
-        hist = run(est, a, work)
-        curves[est] = {"accuracy": [h.get("reward/correct", 0.0) or 0.0 for h in hist],
+        hist = _read(work, est) if a.plot_only else run(est, a, work)
+        curves[est] = {"accuracy": [h.get("reward/score") or 0.0 for h in hist],
+                       "accuracy_of_parseable": [h.get("reward/correct") for h in hist],
                        "step_valid": [h.get("reward/steps_valid", float("nan")) for h in hist],
                        "unparseable": [h.get("status/unparseable", 0.0) for h in hist],
                        "s_per_step": [h["time/rollout_s"] + h["time/reward_s"] + h["time/update_s"] for h in hist]}

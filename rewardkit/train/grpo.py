@@ -203,6 +203,7 @@ def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -
         if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps:
             ckpt.save()
     log.close()
+    scorer.close()
     _save_final(acc, policy, tok, cfg)
     return TrainResult(history, acc.unwrap_model(policy))
 

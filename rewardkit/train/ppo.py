@@ -214,6 +214,7 @@ def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -
         if (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps:
             ckpt.save()
     log.close()
+    scorer.close()
     acc.wait_for_everyone()
     if acc.is_main_process:
         out = Path(cfg.output_dir) / "final"

@@ -56,6 +56,11 @@ class RolloutScorer:
         self.policy = StatusPolicy.coerce(cfg.status_policy)
         self.step_placement = cfg.step_placement
 
+    def close(self) -> None:
+        """Stop the pipeline's worker processes (math verifier, sandbox)."""
+        if hasattr(self.pipeline, "close"):
+            self.pipeline.close()
+
     # running statistics of stateful transforms (running_normalize, rm_shaping) go into checkpoints
     def state_dict(self) -> dict[str, Any]:
         return {str(i): t.state_dict() for i, t in enumerate(getattr(self.pipeline, "transforms", []))
