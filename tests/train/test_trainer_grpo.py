@@ -104,6 +104,7 @@ def test_resume_reproduces_the_next_step_bit_for_bit(tiny, tmp_path):
     assert {k: v for k, v in hist_a[-1].items() if k not in skip} == {k: v for k, v in hist_b[-1].items() if k not in skip}
 
 
+@pytest.mark.slow
 def test_without_resume_the_next_step_differs(tiny, tmp_path):
     """The resume test can fail: a run that starts over from step 2's data without the saved
     state does not reproduce step 3."""

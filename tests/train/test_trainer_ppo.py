@@ -40,6 +40,7 @@ def test_ppo_runs_with_either_critic(tiny, tmp_path, critic):
     assert hist[1]["loss/value"] < hist[0]["loss/value"]
 
 
+@pytest.mark.slow
 def test_ppo_resume_is_exact(tiny, tmp_path):
     from safetensors.torch import load_file
 
