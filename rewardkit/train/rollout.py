@@ -142,16 +142,18 @@ def generated_offsets(tokenizer: Any, ids: Sequence[int]) -> tuple[str, list[tup
     return text, offs
 
 
-def _response_lengths(resp: Tensor, texts_before: list[str], eos_id: int | None, pad_id: int,
+def _response_lengths(resp: Tensor, tails: list[str], eos_id: int | None, pad_id: int,
                       stop: Sequence[str]) -> list[int]:
     """Valid tokens per response: up to the first EOS (kept: the policy learns to stop) or padding
-    (dropped). When pad == EOS, a response that ended on a stop string is followed by padding."""
+    (dropped). When pad == EOS, a response that ended on a stop string is followed by padding, not
+    by an EOS it chose. ``tails``: the text of each response's last tokens before the first EOS/pad
+    (a stop string may end inside the final token, as transformers' ``StopStringCriteria`` allows)."""
     lengths = []
-    for row, text in zip(resp.tolist(), texts_before, strict=True):
+    for row, tail in zip(resp.tolist(), tails, strict=True):
         n = len(row)
         for i, tok in enumerate(row):
             if tok == eos_id or tok == pad_id:
-                stopped = pad_id == eos_id and any(text.endswith(s) for s in stop)
+                stopped = pad_id == eos_id and any(s in tail for s in stop)
                 n = i + 1 if tok == eos_id and not stopped else i
                 break
         lengths.append(n)
@@ -199,11 +201,13 @@ class TransformersEngine:
 def _finish(tok: Any, ids: Tensor, attn: Tensor, resp: Tensor, expanded: list[Prompt], stop: Sequence[str]) -> Rollout:
     eos, pad = tok.eos_token_id, tok.pad_token_id
     rows = resp.tolist()
-    before = []
+    width = max((len(s) for s in stop), default=0)
+    tails = []
     for row in rows:
         cut = next((i for i, t in enumerate(row) if t == eos or t == pad), len(row))
-        before.append(tok.decode(row[:cut], skip_special_tokens=True))
-    lengths = _response_lengths(resp, before, eos, pad, stop)
+        text = tok.decode(row[max(cut - width, 0):cut], skip_special_tokens=True) if stop else ""
+        tails.append(text)
+    lengths = _response_lengths(resp, tails, eos, pad, stop)
     texts, offsets = [], []
     for row, n in zip(rows, lengths, strict=True):
         text, offs = generated_offsets(tok, row[:n])

@@ -199,3 +199,44 @@ def test_rollout_select_keeps_rows_aligned(tiny):
     roll: Rollout = _rollout(tok, rows)
     sub = roll.select(torch.tensor([2, 0]))
     assert sub.texts == [roll.texts[2], roll.texts[0]] and sub.input_ids.shape[0] == 2
+
+
+def test_guards_name_rows_source_and_knobs():
+    from rewardkit.train.guards import NonFiniteError, check_finite, oom_hint
+
+    x = torch.zeros(4, 3)
+    x[2, 1] = float("nan")
+    x[3, 2] = float("inf")
+    m = torch.ones(4, 3, dtype=torch.bool)
+    with pytest.raises(NonFiniteError, match=r"step 7: non-finite advantages in batch rows \[2, 3\].*estimator 'grpo'"):
+        check_finite("advantages", x, m, step=7, source="estimator 'grpo'")
+    m[2:, :] = False  # non-finite values in padding are ignored
+    check_finite("advantages", x, m, step=7, source="x")
+    with pytest.raises(torch.OutOfMemoryError, match="micro_batch_size.*gradient_checkpointing"):
+        with oom_hint("update", 3):
+            raise torch.OutOfMemoryError("CUDA out of memory")
+    with pytest.raises(torch.OutOfMemoryError, match="generation_batch_size"):
+        with oom_hint("generation", 3):
+            raise torch.OutOfMemoryError("CUDA out of memory")
+
+
+def test_generate_with_stop_strings(tiny):
+    from rewardkit.train.common import load_policy, load_tokenizer
+
+    cfg = TrainConfig.model_validate(tiny_config(tiny, tiny, rollout={"stop": ["e", "a"], "max_new_tokens": 24,
+                                                                      "group_size": 4}))
+    tok, model = load_tokenizer(cfg.model), load_policy(cfg.model)
+    torch.manual_seed(0)
+    from rewardkit.train.rollout import TransformersEngine
+
+    roll = TransformersEngine(cfg.rollout, tok).generate(model, PromptStream.from_config(cfg.data, tok, 0).take(2))
+    lengths = roll.response_mask.sum(-1).tolist()
+    assert min(lengths) < 24  # a random model over a 300-token vocabulary emits an 'e' or 'a' soon
+    for b, n in enumerate(lengths):
+        ids = roll.response_ids[b]
+        if n < 24 and ids[n - 1] != tok.eos_token_id:  # stopped by a stop string, padding after
+            last = tok.decode(ids[n - 1:n])
+            assert "e" in last or "a" in last, (roll.texts[b], last)
+            assert (ids[n:] == tok.pad_token_id).all()
+            before = tok.decode(ids[:n - 1])
+            assert "e" not in before and "a" not in before  # it stopped at the first occurrence
