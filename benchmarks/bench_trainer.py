@@ -9,8 +9,10 @@ the same learning rate, and the same outcome-only reward: rewardkit's ``numeric`
 reference answer (TRL calls it through ``rewardkit.integrations.trl``; unparseable -> 0.0 in both).
 
 Each trainer runs in its own subprocess (so peak RSS is its own); the first step is warm-up and
-not timed; seconds/step is the mean of the remaining steps, from step-end to step-end.
-Run: python benchmarks/bench_trainer.py [--steps 6] [--prompts 4] [--G 4] [--tokens 32]
+not timed; seconds/step is the mean of the remaining steps, from step-end to step-end. On a shared
+machine the load changes between runs, so ``--rounds`` alternates the order (TRL first, then
+rewardkit first, ...) and the table shows every round and the mean.
+Run: python benchmarks/bench_trainer.py [--steps 6] [--rounds 2] [--prompts 4] [--G 4] [--tokens 32]
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=32)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=2, help="rounds; the order alternates (TRL first, then rewardkit first)")
     p.add_argument("--threads", type=int, default=1, help="torch threads in each trainer (the machine is shared)")
     p.add_argument("--child", choices=["rewardkit", "trl"])
     p.add_argument("--model")
@@ -134,8 +137,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         model = Path(d) / "model"
         build_model(model, a.hidden, a.layers)
-        rows = {}
-        for which in ("trl", "rewardkit"):
+        rows: dict[str, list[dict]] = {"trl": [], "rewardkit": []}
+        order = [("trl", "rewardkit") if r % 2 == 0 else ("rewardkit", "trl") for r in range(a.rounds)]
+        for which in (w for pair in order for w in pair):
             cmd = [sys.executable, __file__, "--child", which, "--model", str(model)] + [
                 f"--{k}={getattr(a, k)}" for k in ("steps", "prompts", "G", "tokens", "hidden", "layers", "threads")]
             env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
@@ -143,14 +147,25 @@ def main() -> None:
             r = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if r.returncode != 0:
                 sys.exit(f"{which} failed:\n{r.stderr[-4000:]}")
-            rows[which] = json.loads(r.stdout.strip().splitlines()[-1])
+            rows[which].append(json.loads(r.stdout.strip().splitlines()[-1]))
+            print(f"  {which}: {rows[which][-1]['s_per_step']:.3f} s/step", file=sys.stderr)
     print(f"GRPO on CPU: tiny Llama (hidden {a.hidden}, {a.layers} layers), {a.prompts} prompts x G={a.G}, "
           f"{a.tokens} new tokens, {a.steps} steps (first not timed), {a.threads} torch thread(s); TRL {trl.__version__}")
-    print(f"{'impl':<10} {'s/step':>8} {'peak RSS MB':>12} {'resp len':>9}")
-    for k, r in rows.items():
-        print(f"{k:<10} {r['s_per_step']:>8.3f} {r['peak_rss_mb']:>12.0f} {r['response_len']:>9.1f}")
-    t, m = rows["rewardkit"]["s_per_step"] / rows["trl"]["s_per_step"], rows["rewardkit"]["peak_rss_mb"] / rows["trl"]["peak_rss_mb"]
-    print(f"ratio rewardkit/TRL: time {t:.2f} (target <= 1.0), peak memory {m:.2f}")
+    print(f"{'impl':<10} {'s/step per round':>28} {'mean s/step':>12} {'best s/step':>12} {'peak RSS MB':>12} "
+          f"{'resp len':>9}")
+    mean = {}
+    for k, rs in rows.items():
+        mean[k] = {f: sum(r[f] for r in rs) / len(rs) for f in ("s_per_step", "peak_rss_mb", "response_len")}
+        per = " ".join(f"{r['s_per_step']:.3f}" for r in rs)
+        mean[k]["best"] = min(r["s_per_step"] for r in rs)
+        print(f"{k:<10} {per:>28} {mean[k]['s_per_step']:>12.3f} {mean[k]['best']:>12.3f} {mean[k]['peak_rss_mb']:>12.0f} "
+              f"{mean[k]['response_len']:>9.1f}")
+    t = mean["rewardkit"]["s_per_step"] / mean["trl"]["s_per_step"]
+    m = mean["rewardkit"]["peak_rss_mb"] / mean["trl"]["peak_rss_mb"]
+    per_round = " ".join(f"{x['s_per_step'] / y['s_per_step']:.2f}" for x, y in zip(rows["rewardkit"], rows["trl"], strict=True))
+    b = mean["rewardkit"]["best"] / mean["trl"]["best"]
+    print(f"ratio rewardkit/TRL: time {t:.2f} of means, {b:.2f} of bests (per round: {per_round}; target <= 1.0), "
+          f"peak memory {m:.2f}")
 
 
 if __name__ == "__main__":

@@ -124,19 +124,34 @@ class Rollout:
                        [self.texts[i] for i in idx], [self.offsets[i] for i in idx], [self.prompts[i] for i in idx])
 
 
-def generated_offsets(tokenizer: Any, ids: Sequence[int]) -> tuple[str, list[tuple[int, int]]]:
-    """Text of ``ids`` and each token's character span in it, by decoding growing prefixes.
+def generated_offsets(tokenizer: Any, ids: Sequence[int], window: int = 8) -> tuple[str, list[tuple[int, int]]]:
+    """Text of ``ids`` and each token's character span in it.
 
-    Exact for the tokens the policy emitted (re-tokenising the text may split it differently). A
-    token that ends inside a multi-byte character has an empty span; the token completing the
-    character covers it.
+    Exact for the tokens the policy emitted (re-tokenising the text may split it differently): the
+    characters token ``k`` adds are ``len(decode(w + [k])) − len(decode(w))`` over a window ``w``
+    of the previous ``window`` tokens (linear time). A token that ends inside a multi-byte
+    character adds nothing; the token completing the character covers it. If the spans do not add
+    up to the decoded text (a tokenizer whose decoding is not local), growing prefixes are decoded
+    instead (quadratic, always exact).
     """
+    ids = list(ids)
     text = tokenizer.decode(ids, skip_special_tokens=True)
+
+    def n_chars(x: list[int]) -> int:
+        return len(tokenizer.decode(x, skip_special_tokens=True).rstrip("\ufffd")) if x else 0
+
     offs: list[tuple[int, int]] = []
     prev = 0
     for k in range(len(ids)):
-        end = len(tokenizer.decode(ids[: k + 1], skip_special_tokens=True).rstrip("\ufffd"))
-        end = min(max(end, prev), len(text))
+        w = ids[max(0, k - window):k]
+        end = prev + max(n_chars(w + [ids[k]]) - n_chars(w), 0)
+        offs.append((prev, end))
+        prev = end
+    if prev == len(text) and (not ids or n_chars(ids) == len(text)):
+        return text, offs
+    offs, prev = [], 0
+    for k in range(len(ids)):
+        end = min(max(n_chars(ids[: k + 1]), prev), len(text))
         offs.append((prev, end))
         prev = end
     return text, offs

@@ -240,3 +240,17 @@ def test_generate_with_stop_strings(tiny):
             assert (ids[n:] == tok.pad_token_id).all()
             before = tok.decode(ids[:n - 1])
             assert "e" not in before and "a" not in before  # it stopped at the first occurrence
+
+
+@pytest.mark.parametrize("text", ["Step 1: 12 + 7 = 19.\n\nnaïve café 🙂 The answer is 57.", "東京 🙂🙂 résumé – x", ""])
+def test_generated_offsets_windowed_equals_prefix_decoding(text):
+    tok = bpe_tokenizer()
+    ids = tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    fast = generated_offsets(tok, ids)
+    slow = generated_offsets(tok, ids, window=len(ids) + 1)  # the window covers every prefix
+    assert fast == slow and fast[0] == text
+    # each span's characters are what its token decodes to (when it completes whole characters)
+    for k, (a, b) in enumerate(fast[1]):
+        piece = tok.decode(ids[k:k + 1], skip_special_tokens=True)
+        if "\ufffd" not in piece:
+            assert text[a:b] == piece
