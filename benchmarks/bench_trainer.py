@@ -9,7 +9,9 @@ the same learning rate, and the same outcome-only reward: rewardkit's ``numeric`
 reference answer (TRL calls it through ``rewardkit.integrations.trl``; unparseable -> 0.0 in both).
 
 Each trainer runs in its own subprocess (so peak RSS is its own); the first step is warm-up and
-not timed; seconds/step is the mean of the remaining steps, from step-end to step-end. On a shared
+not timed; seconds/step is the mean of the remaining steps, from step-end to step-end, in wall time
+and in CPU time of the trainer's process (1 torch thread: CPU time is the work done, and is far
+less sensitive to other jobs on the machine than wall time). On a shared
 machine the load changes between runs, so ``--rounds`` alternates the order (TRL first, then
 rewardkit first, ...) and the table shows every round and the mean.
 Run: python benchmarks/bench_trainer.py [--steps 6] [--rounds 2] [--prompts 4] [--G 4] [--tokens 32]
@@ -67,7 +69,8 @@ def run_rewardkit(model: Path, out: Path, a: argparse.Namespace) -> dict:
            "steps": a.steps, "seed": 0, "output_dir": str(out), "progress": False}
     hist = train(cfg).history
     ends = [h["time/elapsed_s"] for h in hist]
-    return {"step_ends": ends, "response_len": sum(h["rollout/response_len"] for h in hist) / len(hist)}
+    cpu = [h["time/process_cpu_s"] for h in hist]
+    return {"step_ends": ends, "cpu_ends": cpu, "response_len": sum(h["rollout/response_len"] for h in hist) / len(hist)}
 
 
 def run_trl(model: Path, out: Path, a: argparse.Namespace) -> dict:
@@ -79,11 +82,13 @@ def run_trl(model: Path, out: Path, a: argparse.Namespace) -> dict:
 
     tok = AutoTokenizer.from_pretrained(model)
     ends: list[float] = []
+    cpu: list[float] = []
     lens: list[float] = []
 
     class Clock(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):  # noqa: ANN001
             ends.append(time.perf_counter())
+            cpu.append(time.process_time())
 
         def on_log(self, args, state, control, logs=None, **kw):  # noqa: ANN001
             if logs and "completions/mean_length" in logs:
@@ -100,7 +105,7 @@ def run_trl(model: Path, out: Path, a: argparse.Namespace) -> dict:
                                                                       fill={"unparseable": 0.0}),
                           callbacks=[Clock()])
     trainer.train()
-    return {"step_ends": ends, "response_len": sum(lens) / max(len(lens), 1)}
+    return {"step_ends": ends, "cpu_ends": cpu, "response_len": sum(lens) / max(len(lens), 1)}
 
 
 def child(which: str, model: Path, a: argparse.Namespace) -> None:
@@ -111,7 +116,10 @@ def child(which: str, model: Path, a: argparse.Namespace) -> None:
         res = (run_rewardkit if which == "rewardkit" else run_trl)(model, Path(d), a)
     ends = res["step_ends"]
     per_step = [b - x for x, b in zip(ends, ends[1:], strict=False)]  # step 1 (warm-up) not timed
+    c = res["cpu_ends"]
+    cpu_step = [b - x for x, b in zip(c, c[1:], strict=False)]
     print(json.dumps({"impl": which, "s_per_step": sum(per_step) / len(per_step), "steps_timed": len(per_step),
+                      "cpu_s_per_step": sum(cpu_step) / len(cpu_step),
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "response_len": res["response_len"]}))
 
@@ -151,21 +159,24 @@ def main() -> None:
             print(f"  {which}: {rows[which][-1]['s_per_step']:.3f} s/step", file=sys.stderr)
     print(f"GRPO on CPU: tiny Llama (hidden {a.hidden}, {a.layers} layers), {a.prompts} prompts x G={a.G}, "
           f"{a.tokens} new tokens, {a.steps} steps (first not timed), {a.threads} torch thread(s); TRL {trl.__version__}")
-    print(f"{'impl':<10} {'s/step per round':>28} {'mean s/step':>12} {'best s/step':>12} {'peak RSS MB':>12} "
-          f"{'resp len':>9}")
+    print(f"{'impl':<10} {'wall s/step per round':>28} {'mean s/step':>12} {'best s/step':>12} {'CPU s/step':>11} "
+          f"{'peak RSS MB':>12} {'resp len':>9}")
     mean = {}
     for k, rs in rows.items():
-        mean[k] = {f: sum(r[f] for r in rs) / len(rs) for f in ("s_per_step", "peak_rss_mb", "response_len")}
+        mean[k] = {f: sum(r[f] for r in rs) / len(rs) for f in ("s_per_step", "cpu_s_per_step", "peak_rss_mb",
+                                                                 "response_len")}
         per = " ".join(f"{r['s_per_step']:.3f}" for r in rs)
         mean[k]["best"] = min(r["s_per_step"] for r in rs)
-        print(f"{k:<10} {per:>28} {mean[k]['s_per_step']:>12.3f} {mean[k]['best']:>12.3f} {mean[k]['peak_rss_mb']:>12.0f} "
+        print(f"{k:<10} {per:>28} {mean[k]['s_per_step']:>12.3f} {mean[k]['best']:>12.3f} "
+              f"{mean[k]['cpu_s_per_step']:>11.3f} {mean[k]['peak_rss_mb']:>12.0f} "
               f"{mean[k]['response_len']:>9.1f}")
     t = mean["rewardkit"]["s_per_step"] / mean["trl"]["s_per_step"]
     m = mean["rewardkit"]["peak_rss_mb"] / mean["trl"]["peak_rss_mb"]
     per_round = " ".join(f"{x['s_per_step'] / y['s_per_step']:.2f}" for x, y in zip(rows["rewardkit"], rows["trl"], strict=True))
     b = mean["rewardkit"]["best"] / mean["trl"]["best"]
-    print(f"ratio rewardkit/TRL: time {t:.2f} of means, {b:.2f} of bests (per round: {per_round}; target <= 1.0), "
-          f"peak memory {m:.2f}")
+    c = mean["rewardkit"]["cpu_s_per_step"] / mean["trl"]["cpu_s_per_step"]
+    print(f"ratio rewardkit/TRL: wall time {t:.2f} of means, {b:.2f} of bests (per round: {per_round}); "
+          f"CPU time {c:.2f} (target <= 1.0); peak memory {m:.2f}")
 
 
 if __name__ == "__main__":

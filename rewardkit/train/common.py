@@ -208,11 +208,12 @@ class MetricsLogger:
                 self.bar = tqdm(total=cfg.steps, initial=start, desc="train", dynamic_ncols=True)
         if cfg.log_with:
             accelerator.init_trackers("rewardkit", config=cfg.model_dump(mode="json"))
-        self.t0 = time.perf_counter()
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
 
     def log(self, step: int, metrics: dict[str, float]) -> dict[str, float]:
         """Write one step's metrics; returns them with ``step`` and ``time/elapsed_s`` added."""
-        metrics = {"step": step, "time/elapsed_s": time.perf_counter() - self.t0, **metrics}
+        metrics = {"step": step, "time/elapsed_s": time.perf_counter() - self.t0,
+                   "time/process_cpu_s": time.process_time() - self.c0, **metrics}
         if not self.main:
             return metrics
         with open(self.path, "a") as f:

@@ -100,7 +100,7 @@ def test_resume_reproduces_the_next_step_bit_for_bit(tiny, tmp_path):
     assert len(hist_b) == 1  # only step 3 was run
     wa, wb = _weights(a / "final"), _weights(b / "final")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
-    skip = {"time/elapsed_s", "time/rollout_s", "time/reward_s", "time/update_s"}
+    skip = {"time/elapsed_s", "time/process_cpu_s", "time/rollout_s", "time/reward_s", "time/update_s"}
     assert {k: v for k, v in hist_a[-1].items() if k not in skip} == {k: v for k, v in hist_b[-1].items() if k not in skip}
 
 
