@@ -254,3 +254,15 @@ def test_generated_offsets_windowed_equals_prefix_decoding(text):
         piece = tok.decode(ids[k:k + 1], skip_special_tokens=True)
         if "\ufffd" not in piece:
             assert text[a:b] == piece
+
+
+def test_demo_config_is_valid():
+    from pathlib import Path
+
+    from rewardkit.pipeline import build_pipeline
+    from rewardkit.train.config import load_train_config
+
+    cfg = load_train_config(Path(__file__).resolve().parents[2] / "configs" / "train_demo.yaml")
+    assert cfg.algorithm.estimator == "grpo_process" and cfg.model.lora is not None
+    pipe = build_pipeline(cfg.rewards.pipeline)
+    assert pipe.component_names == ["correct", "steps_valid"]
