@@ -75,6 +75,14 @@ class RewardsConfig(_Strict):
     step_placement: Literal["end", "spread"] = "end"  # dense token rewards (PPO / REINFORCE++ / PRIME)
 
 
+class ImplicitPRMConfig(_Strict):
+    """PRIME's online implicit PRM (estimator ``prime``): its token rewards replace the pipeline's."""
+
+    path: str | None = None  # default: the policy's model.path
+    beta: float = 0.05
+    lr: float = 1e-6
+
+
 class AlgorithmConfig(_Strict):
     """Which recipe and which advantage estimator (see docs/training.md for the formulas)."""
 
@@ -89,6 +97,7 @@ class AlgorithmConfig(_Strict):
     gamma: float = 1.0  # PPO / REINFORCE++
     lam: float = 0.95  # PPO GAE
     whiten: bool = True  # PPO: whiten advantages over the batch
+    implicit_prm: ImplicitPRMConfig | None = None  # prime: an online implicit PRM gives the token rewards
 
 
 class LossConfig(_Strict):
@@ -145,6 +154,8 @@ class TrainConfig(_Strict):
         if a.recipe == "grpo" and self.rollout.group_size < 2 and a.estimator != "reinforce_pp":
             raise ValueError(f"rollout.group_size: estimator {a.estimator!r} compares responses within a "
                              "group; it needs group_size >= 2")
+        if a.implicit_prm is not None and a.estimator != "prime":
+            raise ValueError("algorithm.implicit_prm: the online implicit PRM feeds estimator 'prime'")
         if self.loss.clip_high is not None and self.loss.clip_high < self.loss.clip_low:
             raise ValueError("loss.clip_high must be >= loss.clip_low (clip-higher widens the upper bound)")
         return self

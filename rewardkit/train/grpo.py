@@ -40,6 +40,7 @@ from rewardkit.train.common import (
 from rewardkit.train.config import TrainConfig, load_train_config
 from rewardkit.train.estimators import ESTIMATORS
 from rewardkit.train.guards import check_finite, oom_hint
+from rewardkit.train.implicit_prm import OnlineImplicitPRM
 from rewardkit.train.losses import entropy_loss, kl_loss, policy_loss
 from rewardkit.train.rewards import RolloutScorer
 from rewardkit.train.rollout import ENGINES, PromptStream, Rollout
@@ -131,6 +132,11 @@ def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -
                                  cfg.steps * cfg.ppo_updates)
     policy, opt = acc.prepare(policy, opt)
     acc.register_for_checkpointing(sched)
+    prm = None
+    if cfg.algorithm.implicit_prm is not None:  # PRIME: trained online next to the policy
+        ip = cfg.algorithm.implicit_prm
+        prm = OnlineImplicitPRM(ip.path or cfg.model.path, beta=ip.beta, lr=ip.lr, device=acc.device)
+        prm.model, prm.optimizer = acc.prepare(prm.model, prm.optimizer)
     engine = (ENGINES[rc.engine](rc, tok) if rc.engine == "transformers" else ENGINES[rc.engine](rc, tok, cfg.model.path))
 
     # data, rewards, estimator, state
@@ -157,6 +163,10 @@ def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -
         # 2. rewards -> status policy -> token placement
         scored = scorer(roll, step)
         mask = roll.response_mask
+        prm_stats = {}
+        if prm is not None:  # PRIME: update the implicit PRM on these outcomes, then take its token rewards
+            prm_stats = prm.update(acc, roll, scored.scores, scored.valid, micro)
+            scored.token_rewards = prm.token_rewards(roll, micro)
         t2 = time.perf_counter()
 
         # 3. behaviour and reference log-probs
@@ -188,7 +198,7 @@ def train(config: TrainConfig | dict[str, Any] | str, *, pipeline: Any = None) -
         # 6. metrics, checkpoint
         state.step = step
         lengths = mask.sum(-1).float()
-        metrics = {**scored.metrics, **mean_stats(stats),
+        metrics = {**scored.metrics, **prm_stats, **mean_stats(stats),
                    "rollout/response_len": float(lengths.mean()),
                    "rollout/truncated_frac": float((lengths >= mask.shape[1]).float().mean())
                    if mask.shape[1] >= rc.max_new_tokens else 0.0,

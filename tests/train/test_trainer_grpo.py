@@ -142,3 +142,19 @@ def test_config_rejects_inconsistent_algorithms(tiny, tmp_path):
         TrainConfig.model_validate(tiny_config(tiny, tmp_path, loss={"clip_low": 0.3, "clip_high": 0.2}))
     with pytest.raises(ValueError, match="group_size >= 2"):
         TrainConfig.model_validate(tiny_config(tiny, tmp_path, rollout={"group_size": 1}))
+
+
+def test_prime_with_an_online_implicit_prm(tiny, tmp_path):
+    """PRIME: the implicit PRM is trained on the outcome labels each step and its token rewards
+    (β·log-ratio to its frozen reference) feed the prime estimator; it resumes exactly too."""
+    over = dict(steps=2, algorithm={"estimator": "prime", "implicit_prm": {"beta": 0.5, "lr": 1e-2}}, save_every=1,
+                keep_checkpoints=5)
+    a, b = tmp_path / "a", tmp_path / "b"
+    hist = train(tiny_config(tiny, a, **over)).history
+    assert {"prm/loss", "prm/accuracy"} <= hist[0].keys()
+    assert hist[1]["adv/abs_mean"] > 0
+    shutil.copytree(a / "checkpoints" / "step_1", b / "checkpoints" / "step_1")
+    hist_b = train(tiny_config(tiny, b, resume=True, **over)).history
+    assert hist_b[-1]["prm/loss"] == hist[-1]["prm/loss"] and hist_b[-1]["loss/policy"] == hist[-1]["loss/policy"]
+    with pytest.raises(ValueError, match="implicit_prm"):
+        TrainConfig.model_validate(tiny_config(tiny, a, algorithm={"implicit_prm": {}}))
