@@ -181,6 +181,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return int(run_from_args(args) or 0)
 
 
+def _add_models(sub: Any) -> None:
+    from rewardkit.models.offline import add_models_cli
+
+    add_models_cli(sub)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from rewardkit.models.offline import run_models_cli
+
+    return run_models_cli(args)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rewardkit", description="Trustworthy, dense rewards for RL on LLMs.")
     parser.add_argument("--version", action="version", version=f"rewardkit {_version()}")
@@ -189,6 +201,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_list(sub)
     _add_generate(sub)
     _add_serve(sub, full=command == "serve")
+    _add_models(sub)
     return parser
 
 
@@ -198,7 +211,8 @@ def _version() -> str:
     return __version__
 
 
-_COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve}
+_COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve,
+             "models": _cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:
