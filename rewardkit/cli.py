@@ -193,6 +193,30 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return run_models_cli(args)
 
 
+def _add_prm(sub: Any) -> None:
+    from rewardkit.prm.cli import add_prm_cli
+
+    add_prm_cli(sub)
+
+
+def _cmd_prm(args: argparse.Namespace) -> int:
+    from rewardkit.prm.cli import run_prm_cli
+
+    return run_prm_cli(args)
+
+
+def _add_orm(sub: Any) -> None:
+    from rewardkit.orm.cli import add_orm_cli
+
+    add_orm_cli(sub)
+
+
+def _cmd_orm(args: argparse.Namespace) -> int:
+    from rewardkit.orm.cli import run_orm_cli
+
+    return run_orm_cli(args)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rewardkit", description="Trustworthy, dense rewards for RL on LLMs.")
     parser.add_argument("--version", action="version", version=f"rewardkit {_version()}")
@@ -202,6 +226,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_generate(sub)
     _add_serve(sub, full=command == "serve")
     _add_models(sub)
+    _add_prm(sub)
+    _add_orm(sub)
     return parser
 
 
@@ -212,7 +238,7 @@ def _version() -> str:
 
 
 _COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve,
-             "models": _cmd_models}
+             "models": _cmd_models, "prm": _cmd_prm, "orm": _cmd_orm}
 
 
 def main(argv: list[str] | None = None) -> int:

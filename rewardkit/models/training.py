@@ -52,13 +52,16 @@ class TrainOptions(BaseModel):
     progress: bool = True
 
 
-def training_arguments(opts: TrainOptions, output_dir: Path, *, has_eval: bool) -> Any:
+def training_arguments(opts: TrainOptions, output_dir: Path, *, has_eval: bool, cls: Any = None,
+                       **extra: Any) -> Any:
+    """``TrainingArguments`` (or a subclass such as TRL's ``RewardConfig`` via ``cls``)."""
     from transformers import TrainingArguments
 
+    cls = cls or TrainingArguments
     device = resolve_device(opts.device)
     on_gpu = device.type == "cuda"
     bf16 = opts.dtype == "bfloat16" or (opts.dtype == "auto" and on_gpu and _bf16_ok())
-    return TrainingArguments(
+    return cls(
         output_dir=str(output_dir / "checkpoints"),
         num_train_epochs=opts.epochs, max_steps=opts.max_steps, learning_rate=opts.learning_rate,
         per_device_train_batch_size=opts.batch_size, per_device_eval_batch_size=opts.eval_batch_size,
@@ -66,9 +69,10 @@ def training_arguments(opts: TrainOptions, output_dir: Path, *, has_eval: bool) 
         weight_decay=opts.weight_decay, bf16=bf16, fp16=opts.dtype == "float16",
         use_cpu=not on_gpu, seed=opts.seed, logging_steps=opts.logging_steps,
         save_strategy="steps", save_steps=opts.save_steps, save_total_limit=opts.save_total_limit,
-        eval_strategy=("steps" if opts.eval_steps else "epoch") if has_eval else "no",
+        # without eval_steps, evaluation runs once at the end (the trainers call evaluate())
+        eval_strategy="steps" if opts.eval_steps and has_eval else "no",
         eval_steps=opts.eval_steps, report_to=[], remove_unused_columns=False,
-        disable_tqdm=not opts.progress, dataloader_num_workers=0,
+        disable_tqdm=not opts.progress, dataloader_num_workers=0, **extra,
     )
 
 
