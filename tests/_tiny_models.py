@@ -42,3 +42,22 @@ def save_tiny(folder: Path, kind: str, *, seed: int = 0, num_labels: int = 1, bi
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+def save_tiny_bert(folder: Path, *, seed: int = 0, bias: float | None = None) -> Path:
+    """A tiny BERT sequence classifier (an encoder backbone, like MiniLM), optionally constant."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    tok = bpe_tokenizer()
+    torch.manual_seed(seed)
+    cfg = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=64, max_position_embeddings=512, num_labels=1, pad_token_id=0)
+    model = BertForSequenceClassification(cfg)
+    if bias is not None:
+        with torch.no_grad():
+            model.classifier.weight.zero_()
+            model.classifier.bias.fill_(bias)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
