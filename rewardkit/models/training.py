@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rewardkit.models.loading import LoraOptions, apply_lora, enable_gradient_checkpointing, resolve_device
 
-__all__ = ["TrainOptions", "training_arguments", "prepare_for_training", "save_final", "last_checkpoint",
+__all__ = ["TrainOptions", "callbacks", "training_arguments", "prepare_for_training", "save_final", "last_checkpoint",
            "read_rows"]
 
 
@@ -50,6 +50,8 @@ class TrainOptions(BaseModel):
     save_total_limit: int = 2
     device: str = "auto"
     progress: bool = True
+    #: stop (and save) after this many seconds of training -- a budget on shared machines
+    time_limit_s: float | None = None
 
 
 def training_arguments(opts: TrainOptions, output_dir: Path, *, has_eval: bool, cls: Any = None,
@@ -124,3 +126,25 @@ def read_rows(path: str | Path, limit: int | None = None) -> list[dict[str, Any]
         if limit and len(rows) >= limit:
             break
     return rows
+
+
+def callbacks(opts: TrainOptions) -> list[Any]:
+    """Trainer callbacks for the options (the wall-clock budget)."""
+    if opts.time_limit_s is None:
+        return []
+    import time
+
+    from transformers import TrainerCallback
+
+    limit = opts.time_limit_s
+
+    class TimeLimit(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kw):
+            self.t0 = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kw):
+            if time.monotonic() - self.t0 > limit:
+                control.should_training_stop = True
+                control.should_save = True
+
+    return [TimeLimit()]

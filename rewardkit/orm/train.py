@@ -103,6 +103,7 @@ def train_orm(cfg: ORMTrainConfig) -> Path:
 
     from rewardkit.models.loading import load_tokenizer, resolve_device, resolve_dtype
     from rewardkit.models.training import (
+        callbacks,
         last_checkpoint,
         prepare_for_training,
         read_rows,
@@ -129,7 +130,7 @@ def train_orm(cfg: ORMTrainConfig) -> Path:
             model=model, args=args, processing_class=tok,
             train_dataset=Dataset.from_list(_pairs(train_rows, cfg, cfg.train_file, tok.eos_token)),
             eval_dataset=Dataset.from_list(_pairs(eval_rows, cfg, str(cfg.eval_file), tok.eos_token))
-            if eval_rows else None)
+            if eval_rows else None, callbacks=callbacks(o))
     else:
         from rewardkit.prm.train import pad_collate
 
@@ -138,7 +139,7 @@ def train_orm(cfg: ORMTrainConfig) -> Path:
             train_dataset=Dataset.from_list(_pointwise(tok, train_rows, cfg, cfg.train_file)),
             eval_dataset=Dataset.from_list(_pointwise(tok, eval_rows, cfg, str(cfg.eval_file)))
             if eval_rows else None,
-            data_collator=pad_collate(tok.pad_token_id, keys=("label",)))
+            data_collator=pad_collate(tok.pad_token_id, keys=("label",)), callbacks=callbacks(o))
     trainer.train(resume_from_checkpoint=last_checkpoint(out))
     final = save_final(trainer.model, tok, out / "model")
     write_orm_card(final, ORMCard(method=cfg.method, prompt_separator=cfg.prompt_separator,

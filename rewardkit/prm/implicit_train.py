@@ -118,6 +118,7 @@ def train_implicit_prm(cfg: ImplicitTrainConfig) -> Path:
 
     from rewardkit.models.loading import load_tokenizer, resolve_device, resolve_dtype
     from rewardkit.models.training import (
+        callbacks,
         last_checkpoint,
         prepare_for_training,
         read_rows,
@@ -142,6 +143,7 @@ def train_implicit_prm(cfg: ImplicitTrainConfig) -> Path:
     trainer = _make_trainer_class(cfg.beta)(
         model=model, args=training_arguments(o, out, has_eval=False), train_dataset=Dataset.from_list(rows),
         data_collator=pad_collate(tok.pad_token_id, keys=("response_mask", "ref_logp", "label")),
+        callbacks=callbacks(o),
     )
     trainer.train(resume_from_checkpoint=last_checkpoint(out))
     final = save_final(trainer.model, tok, out / "model")

@@ -111,6 +111,7 @@ def train_prm(cfg: PRMTrainConfig) -> Path:
 
     from rewardkit.models.loading import load_tokenizer, resolve_device, resolve_dtype
     from rewardkit.models.training import (
+        callbacks,
         last_checkpoint,
         prepare_for_training,
         read_rows,
@@ -138,7 +139,7 @@ def train_prm(cfg: PRMTrainConfig) -> Path:
     model = prepare_for_training(model, o, "TOKEN_CLS")
     trainer = _make_trainer_class()(
         model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-        data_collator=pad_collate(tok.pad_token_id), compute_metrics=step_metrics,
+        data_collator=pad_collate(tok.pad_token_id), compute_metrics=step_metrics, callbacks=callbacks(o),
     )
     trainer.train(resume_from_checkpoint=last_checkpoint(out))
     final = save_final(trainer.model, tok, out / "model")
