@@ -105,3 +105,21 @@ def test_implicit_rejects_product(implicit_prm):
     src = build_source("prm", model=str(implicit_prm), device="cpu", aggregation="product")
     with pytest.raises(ValueError, match="log-ratios"):
         src.score([Sample("q", "1 + 1 = 2.")])
+
+
+def test_cli_prm_score_writes_step_scores(classifier_prm, tmp_path):
+    import json
+
+    from rewardkit.cli import main
+
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps({"id": i, "prompt": p, "completion": c}) + "\n"
+                            for i, (p, c) in enumerate(SOLUTIONS)))
+    out = tmp_path / "scored.jsonl"
+    assert main(["prm", "score", "--model", str(classifier_prm), "-i", str(data), "-o", str(out), "--device", "cpu",
+                 "--param", "aggregation=last", "--no-progress"]) == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [len(r["steps"]) for r in rows] == [3, 2, 2]
+    assert all(r["score"] == pytest.approx(r["steps"][-1]["score"]) for r in rows)
+    assert main(["prm", "score", "--model", str(classifier_prm), "-i", str(data), "-o", str(tmp_path / "x.jsonl"),
+                 "--param", "aggregation=median"]) == 2
