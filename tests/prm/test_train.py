@@ -85,3 +85,15 @@ def test_train_supervised_prm_end_to_end(tmp_path, lora):
     cfg2 = cfg.model_copy(update={"train": opts.model_copy(update={"max_steps": 6})})
     assert (tmp_path / "out" / "checkpoints" / "checkpoint-6").is_dir()
     train_prm(cfg2)
+
+
+def test_cli_train_config_errors_name_the_key(tmp_path, capsys):
+    from rewardkit.cli import main
+
+    cfg = tmp_path / "prm.yaml"
+    cfg.write_text("method: supervised\nmodel: m\noutput_dir: o\ntrain_file: t\ntrain: {epochs: 1, learning_rat: 0.1}\n")
+    assert main(["prm", "train", "--config", str(cfg)]) == 2
+    assert "learning_rat" in capsys.readouterr().err
+    cfg.write_text("method: dpo\nmodel: m\n")
+    assert main(["prm", "train", "--config", str(cfg)]) == 2
+    assert "method must be" in capsys.readouterr().err
