@@ -114,13 +114,38 @@ class ClassifierScorer(StepScorer):
                              f"this model has {self.model.config.num_labels}")
 
     def step_scores(self, batch: Sequence[Encoded]) -> list[list[float | None]]:
+        return self.values(batch)[0]
+
+    def values(self, batch: Sequence[Encoded]) -> tuple[list[list[float | None]], list[float | None]]:
+        """Per step P(good) at its last token, and the same read at the prompt's last token (the
+        value of the empty prefix; None without a prompt token)."""
         import torch
 
         ids, mask, shifts = pad_batch(batch, self.tokenizer.pad_token_id, self.padding_side, self.device)
         with torch.inference_mode():
             probs = torch.sigmoid(self._forward(self.model, ids, mask)[..., 0].float()).cpu()
-        return [[None if t is None else float(probs[b, t + shifts[b]]) for t in e.step_ends]
-                for b, e in enumerate(batch)]
+        steps = [[None if t is None else float(probs[b, t + shifts[b]]) for t in e.step_ends]
+                 for b, e in enumerate(batch)]
+        prompt = [float(probs[b, e.completion_start - 1 + shifts[b]]) if e.completion_start > 0 else None
+                  for b, e in enumerate(batch)]
+        return steps, prompt
+
+    def progress_scores(self, batch: Sequence[Encoded]) -> list[list[float | None]]:
+        """PAV progress ``Q_k − Q_{k−1}`` from a PRM trained on Monte-Carlo values (soft labels),
+        ``Q_0`` read at the prompt's last token (Setlur et al., arXiv 2410.08146)."""
+        import torch
+
+        from rewardkit.train.advantages import progress_from_q
+
+        steps, prompt = self.values(batch)
+        out = []
+        for row, q0 in zip(steps, prompt, strict=True):
+            if q0 is None:
+                raise ValueError("progress scores need a prompt (its last token carries the value of the empty prefix)")
+            seen = [v for v in row if v is not None]
+            prog = progress_from_q(torch.tensor([q0, *seen], dtype=torch.float64)).tolist()
+            out.append(prog + [None] * (len(row) - len(seen)))
+        return out
 
 
 class ImplicitScorer(StepScorer):

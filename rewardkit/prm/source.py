@@ -61,6 +61,8 @@ class PRMSource(BaseRewardSource):
         on_truncation: Literal["not_applicable", "score_seen"] = "not_applicable"
         #: implicit PRMs: per-step reward (default) or the cumulative value q at each step end
         implicit_score: Literal["step_reward", "q"] = "step_reward"
+        #: classifier PRMs: P(step good) / MC value Q_k (default), or PAV progress Q_k − Q_{k−1}
+        classifier_score: Literal["value", "progress"] = "value"
         device: str = "auto"
         dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
         padding_side: Literal["left", "right"] = "right"
@@ -71,6 +73,10 @@ class PRMSource(BaseRewardSource):
         p = self.params
         self.scorer = load_scorer(p.model, device=p.device, dtype=p.dtype, padding_side=p.padding_side,
                                   implicit_score=p.implicit_score)
+        if p.classifier_score == "progress" and self.scorer.card.kind != "classifier":
+            raise ValueError("classifier_score 'progress' needs a classifier PRM (use implicit_score for implicit)")
+        if p.classifier_score == "progress" and p.aggregation == "product":
+            raise ValueError("aggregation 'product' multiplies probabilities; progress scores are differences")
         if self.scorer.card.kind == "implicit" and p.aggregation == "product":
             raise ValueError("aggregation 'product' multiplies probabilities; an implicit PRM's step "
                              "rewards are log-ratios: use min, last or mean")
@@ -98,7 +104,9 @@ class PRMSource(BaseRewardSource):
                                prompt_separator=card.prompt_separator, max_length=self.params.max_length)
         for batch in length_sorted_batches([len(e.input_ids) for e in encoded], self.params.batch_size):
             try:
-                scores = self.scorer.step_scores([encoded[j] for j in batch])
+                rows = [encoded[j] for j in batch]
+                scores = (self.scorer.progress_scores(rows) if self.params.classifier_score == "progress"
+                          else self.scorer.step_scores(rows))
             except Exception as exc:  # noqa: BLE001 - e.g. out of memory: every sample of the batch
                 for j in batch:
                     results[todo[j][0]] = error_result(exc, where=self.name)

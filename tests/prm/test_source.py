@@ -123,3 +123,17 @@ def test_cli_prm_score_writes_step_scores(classifier_prm, tmp_path):
     assert all(r["score"] == pytest.approx(r["steps"][-1]["score"]) for r in rows)
     assert main(["prm", "score", "--model", str(classifier_prm), "-i", str(data), "-o", str(tmp_path / "x.jsonl"),
                  "--param", "aggregation=median"]) == 2
+
+
+def test_progress_scores_are_differences_of_values(classifier_prm):
+    p, c = SOLUTIONS[0]
+    scorer = load_scorer(classifier_prm, device="cpu")
+    e = encode(scorer.tokenizer, p, c, split_by_separator(c))
+    (values,), (q0,) = scorer.values([e])
+    prog = build_source("prm", model=str(classifier_prm), device="cpu", classifier_score="progress",
+                        aggregation="mean").score([Sample(p, c)])[0]
+    want = [values[0] - q0] + [b - a for a, b in zip(values, values[1:], strict=False)]
+    assert [s.score for s in prog.steps] == pytest.approx(want, abs=1e-6)
+    assert sum(s.score for s in prog.steps) == pytest.approx(values[-1] - q0, abs=1e-6)  # telescopes
+    none = build_source("prm", model=str(classifier_prm), device="cpu", classifier_score="progress")
+    assert none.score([Sample("", c)])[0].status is Status.ERROR  # no prompt: no Q_0
