@@ -15,8 +15,9 @@ The unit of work is ONE prefix: ``prefixes.jsonl`` gets one line per finished pr
 and fsync'ed per batch), so a killed job resumes where it stopped and prefixes can be spread over
 machines. `assemble` turns the prefix lines into stepwise PRM training records.
 
-Verifier statuses: ``ok`` counts its score (>= 0.5 is correct); ``unparseable`` (no final answer)
-counts as wrong -- the completer's fault; ``error``/``timeout``/``not_applicable`` are not
+Verifier statuses go through `rewardkit.status_policy` (``status_policy:`` in the config): by
+default ``ok`` counts its score (>= 0.5 is correct); ``unparseable`` and sample-caused ``timeout``
+count as wrong -- the completer's fault; ``error`` (infrastructure) and ``not_applicable`` are not
 outcomes and are left out of N (counted in ``n_invalid``). A prefix whose every check was invalid
 has no value (``q: null``), and its solution is left out of the training data, never given a 0.
 """
@@ -33,7 +34,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from rewardkit.prm.rollouts import RolloutOptions
-from rewardkit.types import RewardResult, Sample, Status
+from rewardkit.status_policy import StatusPolicy
+from rewardkit.types import RewardResult, Sample
 
 __all__ = ["LabelConfig", "PrefixTask", "prefix_tasks", "outcome_counts", "run_labelling", "assemble",
            "hard_soft_labels"]
@@ -62,6 +64,8 @@ class LabelConfig(BaseModel):
     limit: int | None = None
     seed: int = 0
     label: Literal["hard", "soft"] = "soft"
+    #: how verifier statuses count (rewardkit.status_policy.StatusPolicy fields)
+    status_policy: dict[str, Any] = {}
     progress: bool = True
 
 
@@ -112,17 +116,21 @@ def prefix_tasks(records: Sequence[dict[str, Any]], step_separator: str = "\n\n"
                              reference=r["reference"], is_full=k == len(steps))
 
 
-def outcome_counts(results: Sequence[RewardResult]) -> tuple[int, int, int]:
-    """(n valid, n correct, n invalid) under the status rules in the module docstring."""
+def outcome_counts(results: Sequence[RewardResult], policy: StatusPolicy | None = None) -> tuple[int, int, int]:
+    """(n valid, n correct, n invalid) of a prefix's rollouts under the status policy.
+
+    `rewardkit.status_policy` decides: the sample's own failures (no answer, a sample-caused
+    timeout) count as wrong; infrastructure failures and not_applicable are masked (left out of N).
+    """
+    policy = policy or StatusPolicy()
     n = correct = invalid = 0
     for r in results:
-        if r.status is Status.OK:
-            n += 1
-            correct += r.score is not None and r.score >= 0.5
-        elif r.status is Status.UNPARSEABLE:
-            n += 1
-        else:
+        score, valid = policy.resolve(r)
+        if not valid:
             invalid += 1
+            continue
+        n += 1
+        correct += score >= 0.5
     return n, correct, invalid
 
 
@@ -171,13 +179,14 @@ def run_labelling(cfg: LabelConfig, *, generator: Any = None) -> Path:
     done = _done_keys(path)
     todo = [t for t in prefix_tasks(records, cfg.step_separator) if t.key not in done]
     verifier = _verifier(cfg.verifier)
+    policy = StatusPolicy.model_validate(cfg.status_policy)
     full = [t for t in todo if t.is_full]
     partial = [t for t in todo if not t.is_full]
     bar = tqdm(total=len(todo), disable=not cfg.progress, desc="prefixes", unit="prefix")
     with open(path, "ab") as f:
         if full:  # the whole solution's value is its own outcome: no sampling
             res = verifier.score([Sample(t.prompt, t.prefix, reference=t.reference, id=t.id) for t in full])
-            _write(f, [_line(t, [r]) for t, r in zip(full, res, strict=True)])
+            _write(f, [_line(t, [r], policy) for t, r in zip(full, res, strict=True)])
             bar.update(len(full))
         if partial and generator is None:
             from rewardkit.prm.rollouts import make_generator
@@ -191,7 +200,7 @@ def run_labelling(cfg: LabelConfig, *, generator: Any = None) -> Path:
             samples = [Sample(t.prompt, _join(t.prefix, x, cfg.step_separator), reference=t.reference, id=t.id)
                        for t, xs in zip(batch, texts, strict=True) for x in xs]
             res = verifier.score(samples)
-            _write(f, [_line(t, res[j * cfg.n:(j + 1) * cfg.n]) for j, t in enumerate(batch)])
+            _write(f, [_line(t, res[j * cfg.n:(j + 1) * cfg.n], policy) for j, t in enumerate(batch)])
             bar.update(len(batch))
     bar.close()
     return assemble(path, records, out / "stepwise.jsonl", label=cfg.label)
@@ -206,8 +215,8 @@ def _join(prefix: str, continuation: str, sep: str) -> str:
     return prefix + sep + continuation if prefix else continuation
 
 
-def _line(t: PrefixTask, results: Sequence[RewardResult]) -> dict[str, Any]:
-    n, correct, invalid = outcome_counts(results)
+def _line(t: PrefixTask, results: Sequence[RewardResult], policy: StatusPolicy) -> dict[str, Any]:
+    n, correct, invalid = outcome_counts(results, policy)
     return {"id": t.id, "k": t.k, "n": n, "correct": correct, "n_invalid": invalid,
             "q": correct / n if n else None}
 

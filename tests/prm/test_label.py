@@ -32,8 +32,10 @@ def test_math_shepherd_hard_and_soft_estimates(outcomes, hard, soft):
 
 def test_status_rules_wrong_answer_counts_infrastructure_does_not():
     res = [RewardResult.ok(1.0), RewardResult.fail(Status.UNPARSEABLE), RewardResult.fail(Status.ERROR),
-           RewardResult.fail(Status.TIMEOUT)]
-    assert outcome_counts(res) == (2, 1, 2)
+           RewardResult.fail(Status.TIMEOUT), RewardResult.fail(Status.TIMEOUT, info={"fault": "infrastructure"}),
+           RewardResult.fail(Status.NOT_APPLICABLE)]
+    # the sample's failures (no answer, its own timeout) are wrong answers; infrastructure is masked
+    assert outcome_counts(res) == (3, 1, 3)
     assert hard_soft_labels(0, 0) is None  # no valid rollout: no label, never 0
 
 
