@@ -108,7 +108,7 @@ def train_implicit(out: Path, base: Path, train_q: list, n: int, budget_s: float
 def train_mc(out: Path, base: Path, train_q: list, n: int, n_rollouts: int, label_budget_s: float,
              train_budget_s: float) -> dict:
     from rewardkit.models.training import TrainOptions
-    from rewardkit.prm.label import LabelConfig, _records, assemble
+    from rewardkit.prm.label import LabelConfig, assemble, read_solutions
     from rewardkit.prm.train import PRMTrainConfig, train_prm
 
     pool = [(q, s) for q in train_q for s in q["solutions"]]
@@ -134,7 +134,7 @@ def train_mc(out: Path, base: Path, train_q: list, n: int, n_rollouts: int, labe
     except subprocess.TimeoutExpired:
         stopped = True
     label_s = time.time() - t0
-    data = assemble(label_dir / "prefixes.jsonl", _records(cfg), label_dir / "stepwise.jsonl", label="soft")
+    data = assemble(label_dir / "prefixes.jsonl", read_solutions(cfg), label_dir / "stepwise.jsonl", label="soft")
     recs = [json.loads(x) for x in data.read_text().splitlines()]
     prefixes = len((label_dir / "prefixes.jsonl").read_text().splitlines())
     if not recs:

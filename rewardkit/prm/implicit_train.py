@@ -51,11 +51,11 @@ class ImplicitTrainConfig(BaseModel):
 def sequence_log_probs(model: Any, input_ids: Any, attention_mask: Any, response_mask: Any) -> Any:
     """``Σ_t log π(y_t | y_<t)`` over the response tokens of each row. ``[B, T]`` -> ``[B]``."""
     from rewardkit.models.loading import position_ids_from_mask
-    from rewardkit.prm.model import _token_logprobs
+    from rewardkit.prm.model import token_logprobs
 
     logits = model(input_ids=input_ids, attention_mask=attention_mask,
                    position_ids=position_ids_from_mask(attention_mask)).logits
-    return (_token_logprobs(logits, input_ids) * response_mask).sum(-1)
+    return (token_logprobs(logits, input_ids) * response_mask).sum(-1)
 
 
 def _encode_rows(tok: Any, rows: Sequence[dict[str, Any]], cfg: ImplicitTrainConfig) -> list[dict[str, Any]]:
@@ -81,13 +81,15 @@ def _encode_rows(tok: Any, rows: Sequence[dict[str, Any]], cfg: ImplicitTrainCon
 
 def _reference_log_probs(ref: Any, rows: list[dict[str, Any]], pad_id: int, batch_size: int, device: Any) -> None:
     import torch
+    from tqdm.auto import tqdm
 
     from rewardkit.models.loading import length_sorted_batches
     from rewardkit.prm.train import pad_collate
 
     collate = pad_collate(pad_id, keys=("response_mask",))
+    batches = length_sorted_batches([len(r["input_ids"]) for r in rows], batch_size)
     with torch.inference_mode():
-        for batch in length_sorted_batches([len(r["input_ids"]) for r in rows], batch_size):
+        for batch in tqdm(batches, desc="reference log-probs", unit="batch"):
             b = collate([rows[i] for i in batch])
             m = b["response_mask"].clamp(min=0).to(device)
             lp = sequence_log_probs(ref, b["input_ids"].to(device), b["attention_mask"].to(device), m)

@@ -37,7 +37,7 @@ from rewardkit.prm.rollouts import RolloutOptions
 from rewardkit.status_policy import StatusPolicy
 from rewardkit.types import RewardResult, Sample
 
-__all__ = ["LabelConfig", "PrefixTask", "prefix_tasks", "outcome_counts", "run_labelling", "assemble",
+__all__ = ["LabelConfig", "PrefixTask", "read_solutions", "prefix_tasks", "outcome_counts", "run_labelling", "assemble",
            "hard_soft_labels"]
 
 
@@ -84,7 +84,8 @@ class PrefixTask(BaseModel):
         return f"{self.id}\t{self.k}"
 
 
-def _records(cfg: LabelConfig) -> list[dict[str, Any]]:
+def read_solutions(cfg: LabelConfig) -> list[dict[str, Any]]:
+    """The input solutions as ``{id, prompt, steps, reference}``; a bad record raises naming it."""
     from rewardkit.models.training import read_rows
     from rewardkit.steps import split_by_separator
 
@@ -174,7 +175,7 @@ def run_labelling(cfg: LabelConfig, *, generator: Any = None) -> Path:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(cfg.model_dump_json(indent=2))
-    records = _records(cfg)
+    records = read_solutions(cfg)
     path = out / "prefixes.jsonl"
     done = _done_keys(path)
     todo = [t for t in prefix_tasks(records, cfg.step_separator) if t.key not in done]
@@ -256,3 +257,4 @@ def assemble(prefix_file: Path, records: Sequence[dict[str, Any]], out: Path, *,
     (out.parent / "assemble_summary.json").write_text(json.dumps(
         {"solutions": len(rows), "skipped_incomplete_or_invalid": skipped, "label": label}, indent=2))
     return out
+_records = read_solutions  # TEMP alias for a running benchmark process

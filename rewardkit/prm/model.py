@@ -28,7 +28,7 @@ from rewardkit.prm.encoding import Encoded, encode
 from rewardkit.steps import Span
 
 __all__ = ["PRMCard", "CARD_FILE", "read_card", "write_card", "StepScorer", "ClassifierScorer",
-           "ImplicitScorer", "load_scorer", "pad_batch", "per_prefix_step_scores"]
+           "ImplicitScorer", "load_scorer", "pad_batch", "per_prefix_step_scores", "token_logprobs"]
 
 CARD_FILE = "rewardkit_prm.json"
 
@@ -168,8 +168,8 @@ class ImplicitScorer(StepScorer):
 
         ids, mask, shifts = pad_batch(batch, self.tokenizer.pad_token_id, self.padding_side, self.device)
         with torch.inference_mode():
-            lp = _token_logprobs(self._forward(self.model, ids, mask), ids)
-            lp_ref = _token_logprobs(self._forward(self.ref, ids, mask), ids)
+            lp = token_logprobs(self._forward(self.model, ids, mask), ids)
+            lp_ref = token_logprobs(self._forward(self.ref, ids, mask), ids)
         return (lp - lp_ref).cpu(), mask.cpu(), shifts
 
     def step_scores(self, batch: Sequence[Encoded]) -> list[list[float | None]]:
@@ -197,7 +197,7 @@ class ImplicitScorer(StepScorer):
         return out
 
 
-def _token_logprobs(logits: Any, ids: Any) -> Any:
+def token_logprobs(logits: Any, ids: Any) -> Any:
     """log-prob of token t given tokens < t, at column t (column 0 gets 0). ``[B, T]``."""
     import torch
 
