@@ -106,12 +106,12 @@ def train_implicit(out: Path, base: Path, train_q: list, n: int, budget_s: float
 
 
 def train_mc(out: Path, base: Path, train_q: list, n: int, n_rollouts: int, label_budget_s: float,
-             train_budget_s: float) -> dict:
+             train_budget_s: float, max_new_tokens: int = 48, max_steps: int | None = None) -> dict:
     from rewardkit.models.training import TrainOptions
     from rewardkit.prm.label import LabelConfig, assemble, read_solutions
     from rewardkit.prm.train import PRMTrainConfig, train_prm
 
-    pool = [(q, s) for q in train_q for s in q["solutions"]]
+    pool = [(q, s) for q in train_q for s in q["solutions"] if max_steps is None or len(s["steps"]) <= max_steps]
     random.Random(2).shuffle(pool)
     pool = pool[:n]
     rows = [{"id": f"{q['qid']}-{j}", "prompt": "Q: " + q["question"], "steps": s["steps"], "reference": q["gold"]}
@@ -121,7 +121,7 @@ def train_mc(out: Path, base: Path, train_q: list, n: int, n_rollouts: int, labe
     cfg = LabelConfig(input=write_jsonl(out / "_data" / "mc_input.jsonl", rows), output_dir=str(label_dir),
                       n=n_rollouts, prompt_separator="\n", step_separator="\n", rollout_preamble=shots,
                       verifier={"type": "numeric"}, label="soft", progress=True,
-                      rollout={"model": str(base), "max_new_tokens": 48, "temperature": 0.8, "prefixes_per_batch": 4,
+                      rollout={"model": str(base), "max_new_tokens": max_new_tokens, "temperature": 0.8, "prefixes_per_batch": 4,
                                "stop": ["\n\n", "Q:"]})
     cfg_path = label_dir / "label.yaml"
     label_dir.mkdir(parents=True, exist_ok=True)
@@ -255,6 +255,8 @@ def main() -> None:
     ap.add_argument("--n-implicit", type=int, default=400)
     ap.add_argument("--n-mc", type=int, default=120)
     ap.add_argument("--n-rollouts", type=int, default=4)
+    ap.add_argument("--mc-max-new-tokens", type=int, default=48)
+    ap.add_argument("--mc-max-steps", type=int, help="MC labelling: only solutions with at most this many steps")
     ap.add_argument("--n-orm", type=int, default=400)
     ap.add_argument("--bon-questions", type=int, default=100)
     ap.add_argument("--phases", default="implicit,mc,orm,eval")
@@ -283,7 +285,7 @@ def main() -> None:
     if "mc" in phases and not (out / "mc_prm").exists():
         try:
             results["train_mc"] = train_mc(out, base, train_q, a.n_mc, a.n_rollouts, a.label_budget_min * 60,
-                                           a.budget_min * 60)
+                                           a.budget_min * 60, a.mc_max_new_tokens, a.mc_max_steps)
         except RuntimeError as e:  # nothing fully labelled in the budget: say so, go on
             results["train_mc"] = {"failed": str(e)}
         save()
