@@ -257,4 +257,3 @@ def assemble(prefix_file: Path, records: Sequence[dict[str, Any]], out: Path, *,
     (out.parent / "assemble_summary.json").write_text(json.dumps(
         {"solutions": len(rows), "skipped_incomplete_or_invalid": skipped, "label": label}, indent=2))
     return out
-_records = read_solutions  # TEMP alias for a running benchmark process
