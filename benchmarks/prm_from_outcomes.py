@@ -260,7 +260,8 @@ def main() -> None:
     ap.add_argument("--n-orm", type=int, default=400)
     ap.add_argument("--bon-questions", type=int, default=100)
     ap.add_argument("--phases", default="implicit,mc,orm,eval")
-    ap.add_argument("--pb-limit", type=int, help="first N ProcessBench GSM8K items only (smoke runs)")
+    ap.add_argument("--pb-limit", type=int, help="a random N ProcessBench GSM8K items (half erroneous)")
+    ap.add_argument("--prm-bon", action="store_true", help="also best-of-4 with the PRMs (min aggregation)")
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -297,7 +298,14 @@ def main() -> None:
     from rewardkit.registry import build_source
 
     pb = [json.loads(x) for x in (DATA / "processbench.jsonl").read_text().splitlines()]
-    pb = [it for it in pb if it["subset"] == "gsm8k"][:a.pb_limit]
+    pb = [it for it in pb if it["subset"] == "gsm8k"]
+    if a.pb_limit:  # a random subsample with both kinds (the file is ordered by label)
+        err = [it for it in pb if it["label"] != -1]
+        ok = [it for it in pb if it["label"] == -1]
+        rng = random.Random(0)
+        k = a.pb_limit // 2
+        pb = rng.sample(err, min(k, len(err))) + rng.sample(ok, min(a.pb_limit - k, len(ok)))
+        rng.shuffle(pb)
     ev: dict[str, Any] = {"processbench_items": len(pb), "bon_questions": len(bon_q),
                           "pb_always_no_error": pb_f1([-1] * len(pb), [it["label"] for it in pb]),
                           "pb_random_step": random_baseline(pb), **bon_baselines(bon_q)}
@@ -308,7 +316,8 @@ def main() -> None:
         src = build_source("prm", model=str(out / name), max_length=1024, on_truncation="score_seen",
                            aggregation="min", batch_size=4)
         ev[f"pb_{name}"] = processbench(src, pb, prompt)
-        ev[f"bon_{name}_min"] = best_of_4(src, bon_q, prompt)
+        if a.prm_bon:
+            ev[f"bon_{name}_min"] = best_of_4(src, bon_q, prompt)
         ev[f"{name}_eval_seconds"] = time.time() - t0
         results["eval"] = ev
         save()
