@@ -1,4 +1,4 @@
-"""The ``rewardkit`` command: ``score`` (the main job), ``list``, ``generate``, ``serve``."""
+"""The ``rewardkit`` command: ``score`` (the main job), ``list``, ``generate``, ``serve``, ``eval``."""
 
 from __future__ import annotations
 
@@ -181,6 +181,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return int(run_from_args(args) or 0)
 
 
+def _add_eval(sub: Any) -> None:
+    from rewardkit.eval.cli import add_eval_parser
+
+    add_eval_parser(sub)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from rewardkit.eval.cli import run_eval
+
+    return run_eval(args)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rewardkit", description="Trustworthy, dense rewards for RL on LLMs.")
     parser.add_argument("--version", action="version", version=f"rewardkit {_version()}")
@@ -189,6 +201,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_list(sub)
     _add_generate(sub)
     _add_serve(sub, full=command == "serve")
+    _add_eval(sub)
     return parser
 
 
@@ -198,7 +211,7 @@ def _version() -> str:
     return __version__
 
 
-_COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve}
+_COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve, "eval": _cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

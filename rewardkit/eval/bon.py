@@ -1,0 +1,134 @@
+"""Best-of-N: does picking the highest-reward candidate pick a correct one?
+
+For each question with K labelled candidates and each N <= K, the accuracy of a selection rule is
+its expected correctness over size-N subsets of the candidates (all C(K, N) subsets when there are
+at most ``max_subsets``, otherwise that many random subsets with a fixed seed -- the output says
+which). Rules:
+
+- ``reward`` (for each aggregation of the reward): the candidate with the highest reward; a tie at
+  the top is split (the expected correctness of a random pick among the tied);
+- ``majority``: the most frequent final answer (self-consistency, Wang et al. 2022); tied answers
+  are split the same way; a candidate without an extractable answer does not vote;
+- ``oracle``: 1 if any candidate of the subset is correct (the ceiling, "pass@N");
+- ``random`` is the N = 1 value of any rule (mean correctness).
+
+A candidate whose reward is not ok (``None``) cannot be selected by ``reward`` while an ok one is
+in the subset; a subset with no ok candidate counts as a miss and is counted in ``no_score``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["select_by_reward", "select_by_majority", "best_of_n_curve", "aggregate_steps", "STEP_AGGREGATIONS"]
+
+STEP_AGGREGATIONS = ("min", "mean", "last", "prod")
+
+
+def aggregate_steps(step_scores: Sequence[float | None] | None, how: str) -> float | None:
+    """One number from a candidate's step scores (``None`` steps ignored; none left -> ``None``).
+
+    ``min`` (the weakest step; Lightman et al. 2023 use the product, Wang et al. 2024's
+    Math-Shepherd the minimum), ``mean``, ``last``, ``prod``."""
+    if step_scores is None:
+        return None
+    vals = [s for s in step_scores if s is not None]
+    if not vals:
+        return None
+    if how == "min":
+        return min(vals)
+    if how == "mean":
+        return sum(vals) / len(vals)
+    if how == "last":
+        return vals[-1]
+    if how == "prod":
+        return math.prod(vals)
+    raise ValueError(f"unknown step aggregation {how!r}; expected one of {STEP_AGGREGATIONS}")
+
+
+def select_by_reward(scores: Sequence[float | None], correct: Sequence[bool]) -> float | None:
+    """Expected correctness of the top-reward candidate (ties split); ``None`` if no score."""
+    ok = [(s, c) for s, c in zip(scores, correct, strict=True) if s is not None]
+    if not ok:
+        return None
+    top = max(s for s, _ in ok)
+    tied = [c for s, c in ok if s == top]
+    return sum(tied) / len(tied)
+
+
+def select_by_majority(answers: Sequence[str | None], correct: Sequence[bool]) -> float:
+    """Expected correctness of the most frequent answer (tied answers split; an answer's
+    correctness is the mean label of its candidates). No answer at all -> 0.0."""
+    groups: dict[str, list[bool]] = {}
+    for a, c in zip(answers, correct, strict=True):
+        if a is not None:
+            groups.setdefault(a, []).append(c)
+    if not groups:
+        return 0.0
+    top = max(len(v) for v in groups.values())
+    tied = [sum(v) / len(v) for v in groups.values() if len(v) == top]
+    return sum(tied) / len(tied)
+
+
+def _subsets(k: int, n: int, max_subsets: int, rng: random.Random) -> tuple[list[tuple[int, ...]], bool]:
+    if math.comb(k, n) <= max_subsets:
+        return list(itertools.combinations(range(k), n)), True
+    return [tuple(sorted(rng.sample(range(k), n))) for _ in range(max_subsets)], False
+
+
+def best_of_n_curve(scores: dict[str, Sequence[Sequence[float | None]]], correct: Sequence[Sequence[bool]],
+                    answers: Sequence[Sequence[str | None]] | None = None, ns: Sequence[int] | None = None,
+                    max_subsets: int = 256, seed: int = 0) -> dict[str, Any]:
+    """Accuracy of every rule at every N, averaged over questions.
+
+    scores: aggregation name -> per question, per candidate reward (``None`` = not ok).
+    correct: per question, per candidate label. answers: per candidate final answers (majority).
+    ns: the N values (default 1..K for the smallest K); questions with fewer than N candidates are
+    left out of that N (their count is reported in ``n_questions``)."""
+    if not correct:
+        raise ValueError("no questions")
+    for name, sc in scores.items():
+        if len(sc) != len(correct) or any(len(a) != len(b) for a, b in zip(sc, correct, strict=True)):
+            raise ValueError(f"scores[{name!r}] does not have one value per candidate")
+    kmin = min(len(c) for c in correct)
+    ns = list(ns) if ns is not None else list(range(1, kmin + 1))
+    rng = random.Random(seed)
+    curve = []
+    exact_all = True
+    for n in ns:
+        sums: dict[str, float] = {name: 0.0 for name in scores}
+        no_score = {name: 0 for name in scores}
+        maj = orc = 0.0
+        q = 0
+        for qi, lab in enumerate(correct):
+            k = len(lab)
+            if k < n:
+                continue
+            subs, exact = _subsets(k, n, max_subsets, rng)
+            exact_all &= exact
+            q += 1
+            for name, sc in scores.items():
+                tot = 0.0
+                for sub in subs:
+                    v = select_by_reward([sc[qi][i] for i in sub], [lab[i] for i in sub])
+                    if v is None:
+                        no_score[name] += 1
+                    else:
+                        tot += v
+                sums[name] += tot / len(subs)
+            orc += sum(any(lab[i] for i in sub) for sub in subs) / len(subs)
+            if answers is not None:
+                maj += sum(select_by_majority([answers[qi][i] for i in sub], [lab[i] for i in sub])
+                           for sub in subs) / len(subs)
+        row: dict[str, Any] = {"n": n, "n_questions": q}
+        for name in scores:
+            row[f"reward/{name}"] = sums[name] / q if q else None
+            row[f"no_score/{name}"] = no_score[name]
+        row["majority"] = (maj / q if q else None) if answers is not None else None
+        row["oracle"] = orc / q if q else None
+        curve.append(row)
+    return {"curve": curve, "exact": exact_all, "max_subsets": max_subsets, "seed": seed}
