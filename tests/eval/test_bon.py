@@ -1,0 +1,98 @@
+"""Best-of-N curves, hand-computed over every subset of three candidates."""
+
+import json
+
+import pytest
+
+from rewardkit.eval.bon import aggregate_steps, best_of_n_curve, select_by_majority, select_by_reward
+
+
+def test_aggregate_steps():
+    assert aggregate_steps([0.5, None, 0.2], "min") == 0.2
+    assert aggregate_steps([0.5, None, 0.2], "mean") == pytest.approx(0.35)
+    assert aggregate_steps([0.5, None, 0.2], "last") == 0.2
+    assert aggregate_steps([0.5, None, 0.2], "prod") == pytest.approx(0.1)
+    assert aggregate_steps([None], "min") is None and aggregate_steps(None, "min") is None
+    with pytest.raises(ValueError, match="unknown step aggregation"):
+        aggregate_steps([1.0], "max")
+
+
+def test_selection_rules():
+    assert select_by_reward([0.9, 0.5, 0.9], [True, False, False]) == 0.5  # tie split
+    assert select_by_reward([None, 0.1], [True, False]) == 0.0  # a non-ok candidate is not picked
+    assert select_by_reward([None, None], [True, False]) is None
+    assert select_by_majority(["1", "2", "2"], [True, False, False]) == 0.0
+    assert select_by_majority(["1", "2"], [True, False]) == 0.5
+    assert select_by_majority([None, "3"], [True, True]) == 1.0  # no answer, no vote
+    assert select_by_majority([None, None], [True, True]) == 0.0
+
+
+def test_curve_worked_example():
+    # scores [0.9, 0.5, 0.9], correct [T, F, F], answers [1, 2, 2]
+    c = best_of_n_curve({"score": [[0.9, 0.5, 0.9]]}, [[True, False, False]], [["1", "2", "2"]])
+    assert c["exact"] is True
+    r1, r2, r3 = c["curve"]
+    assert r1["reward/score"] == pytest.approx(1 / 3) and r1["oracle"] == pytest.approx(1 / 3)
+    assert r1["majority"] == pytest.approx(1 / 3)
+    # N=2: {0,1} -> 1, {0,2} -> tie 0.5, {1,2} -> 0
+    assert r2["reward/score"] == pytest.approx(0.5)
+    assert r2["oracle"] == pytest.approx(2 / 3)
+    assert r2["majority"] == pytest.approx((0.5 + 0.5 + 0.0) / 3)
+    assert r3["reward/score"] == 0.5 and r3["oracle"] == 1.0 and r3["majority"] == 0.0
+
+
+def test_curve_non_ok_and_uneven_questions():
+    c = best_of_n_curve({"score": [[None, 0.1], [0.2, 0.3, 0.1]]}, [[True, False], [False, True, False]], ns=[1, 3])
+    r1, r3 = c["curve"]
+    assert r1["no_score/score"] == 1  # the single-candidate subset {None}
+    assert r1["reward/score"] == pytest.approx((0.0 + 1 / 3) / 2)
+    assert r3["n_questions"] == 1 and r3["reward/score"] == 1.0  # question 0 has only two candidates
+    assert r1["majority"] is None  # no answers given
+
+
+def test_random_subsets_are_seeded():
+    scores = {"score": [[float(i) for i in range(10)]]}
+    correct = [[i % 3 == 0 for i in range(10)]]
+    a = best_of_n_curve(scores, correct, ns=[5], max_subsets=10, seed=1)
+    b = best_of_n_curve(scores, correct, ns=[5], max_subsets=10, seed=1)
+    assert a["exact"] is False and a == b
+    with pytest.raises(ValueError, match="one value per candidate"):
+        best_of_n_curve({"score": [[1.0]]}, [[True, False]])
+
+
+def test_run_bon_candidates_list(tmp_path):
+    from rewardkit.cli import main
+
+    rows = [{"id": "q1", "question": "?", "candidates": [
+        {"completion": "score=0.9 answer 1", "correct": True, "answer": "1"},
+        {"completion": "score=0.5 answer 2", "correct": False, "answer": "2"},
+        {"completion": "score=0.9 answer 2", "correct": False, "answer": "2"}]}]
+    data = tmp_path / "bon.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("rewards:\n  - type: tests.eval._sources:Scripted\n")
+    out = tmp_path / "o"
+    assert main(["eval", "bon", "-c", str(cfg), "-i", str(data), "-o", str(out), "--no-progress"]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert [r["reward/score"] for r in m["curve"]] == pytest.approx([1 / 3, 0.5, 0.5])
+    assert m["at_max_n"]["majority"] == 0.0 and m["at_max_n"]["oracle"] == 1.0
+    assert m["pass_at_1"] == pytest.approx(1 / 3)
+
+
+def test_run_bon_on_gsm8k_solutions(shared_data):
+    from rewardkit.eval.runs import run_bon
+
+    run = run_bon({"rewards": [{"type": "step_arithmetic", "method": "lines"}]},
+                  shared_data / "gsm8k" / "example_model_solutions.jsonl", limit=150, progress=False)
+    m = run.metrics
+    assert m["n_questions"] == 150 and m["n_candidates"] == 600
+    assert [r["n"] for r in m["curve"]] == [1, 2, 3, 4]
+    oracle = [r["oracle"] for r in m["curve"]]
+    assert oracle == sorted(oracle)  # pass@N never falls with N
+    # pass@1 is the mean correctness of all candidates
+    assert m["pass_at_1"] == pytest.approx(sum(r["correct"] for r in run.samples) / 600)
+    for r in m["curve"]:
+        assert r["reward/score"] <= r["oracle"] + 1e-12 and r["majority"] <= r["oracle"] + 1e-12
+    assert {"steps_min", "steps_prod"} <= set(m["aggregations"])
+    # majority voting beats a random pick on GSM8K (answers extracted from "A: <n>")
+    assert m["at_max_n"]["majority"] > m["pass_at_1"]
