@@ -51,9 +51,11 @@ def confusion_matrix(tp: int, fp: int, fn: int, tn: int, title: str) -> Any:
     ax = fig.add_subplot()
     m = [[tp, fn], [fp, tn]]
     ax.imshow(m, cmap="Blues")
+    top = max(max(r) for r in m) or 1
     for i in range(2):
         for j in range(2):
-            ax.text(j, i, str(m[i][j]), ha="center", va="center", fontsize=14)
+            ax.text(j, i, str(m[i][j]), ha="center", va="center", fontsize=14,
+                    color="white" if m[i][j] > 0.6 * top else "black")
     ax.set_xticks([0, 1])
     ax.set_xticklabels(["accepted", "rejected"])
     ax.set_yticks([0, 1])

@@ -29,7 +29,7 @@ table{border-collapse:collapse;margin:8px 0;font-size:.9em}
 th,td{border:1px solid #dde;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
 pre{white-space:pre-wrap;word-break:break-word;max-height:220px;overflow:auto;background:#f6f7f9;
-padding:6px;margin:0;font-size:.85em}
+padding:6px;margin:0;font-size:.85em;min-width:260px}
 figure{margin:12px 0}figcaption{color:#556;font-size:.9em}
 img{max-width:100%;border:1px solid #eee}
 .note{color:#556;font-size:.9em}

@@ -159,8 +159,8 @@ def run_processbench(config: Any, input_path: str | Path, *, threshold: float = 
     sweep = threshold_sweep([labels[i] for i in keep], [step_scores[i] for i in keep], thresholds)
     best = max((r for r in sweep if r["f1"] is not None), key=lambda r: r["f1"], default=None)
     statuses = status_counts(results)
-    policy = ("non-ok rewards have no prediction and count as wrong for their class" if non_ok == "miss"
-              else "non-ok rewards are excluded from every metric (their count is in 'statuses')")
+    policy = ("Non-ok rewards have no prediction and count as wrong for their class" if non_ok == "miss"
+              else "Non-ok rewards are excluded from every metric (their count is in 'statuses')")
     metrics = {
         "kind": "processbench", "config": _config_name(config), "input": str(input_path),
         "threshold": threshold, **main, "threshold_sweep": sweep,
@@ -317,18 +317,20 @@ def run_pairwise(config: Any, input_path: str | Path, *, chosen_col: str = "chos
             for ci, ri in index]
     longer_chosen = sum(1 for a, b in lens if a > b) / len(lens)
     scored_rows = [i for i in range(len(rows)) if margins[i] is not None]
-    longer_wins = (sum(1 for i in scored_rows if (margins[i] > 0) == (lens[i][0] > lens[i][1])  # type: ignore[operator]
-                       and margins[i] != 0) / len(scored_rows)) if scored_rows else None
+    # among rows the reward decides (no tie) and whose lengths differ: does it pick the longer one?
+    decided = [i for i in scored_rows if margins[i] != 0 and lens[i][0] != lens[i][1]]
+    longer_wins = (sum(1 for i in decided if (margins[i] > 0) == (lens[i][0] > lens[i][1]))  # type: ignore[operator]
+                   / len(decided)) if decided else None
     statuses = status_counts(results)
-    policy = ("a row with a non-ok reward (chosen or any rejected) scores 0" if non_ok == "miss"
-              else "rows with a non-ok reward are excluded (their count is in 'n_non_ok_rows')")
+    policy = ("A row with a non-ok reward (chosen or any rejected) scores 0" if non_ok == "miss"
+              else "Rows with a non-ok reward are excluded (their count is in 'n_non_ok_rows')")
     metrics = {
         "kind": "pairwise", "config": _config_name(config), "input": str(input_path),
         "accuracy": (sum(c1) / len(c1)) if c1 else None, "accuracy_v2": (sum(c2) / len(c2)) if c2 else None,  # type: ignore[arg-type]
         "rewardbench_v1": {**rb1, "subsets": per1}, "rewardbench_v2": {**rb2, "subsets": per2},
         "n_rows": len(rows), "n_scored_rows": len(keep), "n_non_ok_rows": n_non_ok, "ties": ties,
         "statuses": statuses, "non_ok_policy": non_ok, "non_ok_policy_text": policy,
-        "length": {"chosen_longer_fraction": longer_chosen,
+        "length": {"chosen_longer_fraction": longer_chosen, "decided_rows": len(decided),
                    "reward_prefers_longer_fraction": longer_wins},
         "feature_correlations": corr,
         "reference": "RewardBench: Lambert et al. 2024, arXiv 2403.13787; RewardBench 2: Malik et al. 2025, arXiv 2506.01937",
@@ -364,8 +366,8 @@ def run_pairwise(config: Any, input_path: str | Path, *, chosen_col: str = "chos
         rep.figure(plots.scatter([lens[i][0] - lens[i][1] for i in scored_rows], [margins[i] for i in scored_rows],  # type: ignore[misc]
                                  "chosen length - longest rejected length (chars)", "reward margin",
                                  "Does the margin follow length?"), "A reward that follows length leans along the diagonal.")
-        rep.note(f"The chosen completion is the longer one in {fmt(longer_chosen)} of rows; the reward prefers the "
-                 f"longer one in {fmt(longer_wins)} of scored rows.")
+        rep.note(f"The chosen completion is the longer one in {fmt(longer_chosen)} of rows; in the {len(decided)} rows "
+                 f"the reward decides (no tie, different lengths) it prefers the longer one in {fmt(longer_wins)}.")
     if corr:
         rep.table(["feature", "Spearman rho with reward", "p-value", "mean"],
                   [[k, v["spearman"], v["p_value"], v["mean"]] for k, v in corr.items()],
@@ -421,9 +423,10 @@ def _vote_key(answer: Any, text: str) -> str | None:
         answer = found.answer
     s = str(answer).strip().replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
     try:
-        return str(Fraction(s))
+        q = Fraction(s)
     except (ValueError, ZeroDivisionError):
         return s or None
+    return str(q.numerator) if q.denominator == 1 else repr(float(q))
 
 
 def run_bon(config: Any, input_path: str | Path, *, ns: Sequence[int] | None = None, max_subsets: int = 256,
@@ -471,7 +474,7 @@ def run_bon(config: Any, input_path: str | Path, *, ns: Sequence[int] | None = N
     ok_idx = [j for j, r in enumerate(results) if r.is_ok]
     corr = feature_correlations([results[j].score for j in ok_idx],  # type: ignore[misc]
                                 [samples[j].completion for j in ok_idx]) if len(ok_idx) >= 3 else {}
-    policy = ("a candidate with a non-ok reward is never picked while an ok one is in the subset; a subset "
+    policy = ("A candidate with a non-ok reward is never picked while an ok one is in the subset; a subset "
               "with no ok candidate is a miss (counted in no_score/<aggregation>)")
     metrics = {
         "kind": "bon", "config": _config_name(config), "input": str(input_path), **curve,
@@ -560,7 +563,7 @@ def run_audit(config: Any, input_path: str | Path, *, threshold: float = 0.5, gr
         by_group[gname] = {**confusion([expected[i] for i in idx], [scores[i] is not None and scores[i] >= threshold  # type: ignore[operator]
                                                                     for i in idx]),
                            "non_ok": sum(1 for i in idx if sts[i] != "ok")}
-    policy = ("a non-ok verdict counts as a rejection in the confusion matrix (what it costs the policy) and is "
+    policy = ("A non-ok verdict counts as a rejection in the confusion matrix (what it costs the policy) and is "
               "also counted by status; 'ok_only' repeats the matrix without those samples")
     metrics = {"kind": "audit", "config": _config_name(config), "input": str(input_path), **m,
                "by_group": by_group, "non_ok_policy": "rejected", "non_ok_policy_text": policy}
@@ -650,7 +653,7 @@ def run_calibration(config: Any, input_path: str | Path, *, label_col: str | Non
     ys = [labels[i] for i in ok]
     cm = calibration_metrics(probs, ys, n_bins)  # type: ignore[arg-type]
     statuses = status_counts(results)
-    policy = "non-ok rewards are excluded from every metric (no probability); their count is n_excluded"
+    policy = "Non-ok rewards are excluded from every metric (no probability); their count is n_excluded"
     metrics = {"kind": "calibration", "config": _config_name(config), "input": str(input_path), **cm,
                "probability": "sigmoid(score)" if prob == "sigmoid" else "score", "n_rows": len(rows),
                "n_excluded": len(rows) - len(ok), "statuses": statuses, "non_ok_policy": "exclude",
@@ -670,7 +673,7 @@ def run_calibration(config: Any, input_path: str | Path, *, label_col: str | Non
                                 "reward as probability", "Reward by outcome", bins=n_bins),
                "Well-separated histograms mean a discriminative reward.")
     rep.table(["bin", "count", "mean probability", "fraction positive"],
-              [[f"[{b['lo']:.2f}, {b['hi']:.2f}]", b["count"], b["mean_prob"], b["frac_pos"]] for b in cm["bins"]])
+              [[f"{'[' if b['lo'] == 0 else '('}{b['lo']:.2f}, {b['hi']:.2f}]", b["count"], b["mean_prob"], b["frac_pos"]] for b in cm["bins"]])
     _status_section(rep, statuses, policy)
     worst = sorted(ok, key=lambda i: -abs(pmap[i] - labels[i]))[:_SHOW]
     rep.heading("Most confident mistakes")
