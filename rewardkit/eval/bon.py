@@ -74,6 +74,13 @@ def select_by_majority(answers: Sequence[str | None], correct: Sequence[bool]) -
     return sum(tied) / len(tied)
 
 
+def default_ns(k: int) -> list[int]:
+    """1..K for up to 16 candidates, else the powers of two below K and K itself."""
+    if k <= 16:
+        return list(range(1, k + 1))
+    return [2**i for i in range(k.bit_length()) if 2**i < k] + [k]
+
+
 def _subsets(k: int, n: int, max_subsets: int, rng: random.Random) -> tuple[list[tuple[int, ...]], bool]:
     if math.comb(k, n) <= max_subsets:
         return list(itertools.combinations(range(k), n)), True
@@ -87,7 +94,7 @@ def best_of_n_curve(scores: dict[str, Sequence[Sequence[float | None]]], correct
 
     scores: aggregation name -> per question, per candidate reward (``None`` = not ok).
     correct: per question, per candidate label. answers: per candidate final answers (majority).
-    ns: the N values (default 1..K for the smallest K); questions with fewer than N candidates are
+    ns: the N values (default `default_ns` of the smallest K); questions with fewer than N candidates are
     left out of that N (their count is reported in ``n_questions``)."""
     if not correct:
         raise ValueError("no questions")
@@ -95,7 +102,7 @@ def best_of_n_curve(scores: dict[str, Sequence[Sequence[float | None]]], correct
         if len(sc) != len(correct) or any(len(a) != len(b) for a, b in zip(sc, correct, strict=True)):
             raise ValueError(f"scores[{name!r}] does not have one value per candidate")
     kmin = min(len(c) for c in correct)
-    ns = list(ns) if ns is not None else list(range(1, kmin + 1))
+    ns = list(ns) if ns is not None else default_ns(kmin)
     rng = random.Random(seed)
     curve = []
     exact_all = True

@@ -72,10 +72,15 @@ class EvalRun:
         return out
 
 
-def _pipeline(config: Any) -> Any:
+def _score(config: Any, samples: list[Sample], batch_size: int, progress: bool | None, desc: str) -> list[RewardResult]:
+    """Build the pipeline, score every sample, release the pipeline's resources."""
     from rewardkit.pipeline import Pipeline
 
-    return Pipeline(config)
+    pipe = Pipeline(config)
+    try:
+        return score_samples(pipe, samples, batch_size, progress, desc=desc)
+    finally:
+        pipe.close()
 
 
 def _config_name(config: Any) -> str:
@@ -142,7 +147,7 @@ def run_processbench(config: Any, input_path: str | Path, *, threshold: float = 
         generators.append(str(rec.get("generator", "unknown")))
         bounds.append(spans)
 
-    results = score_samples(_pipeline(config), samples, batch_size, progress, desc="processbench")
+    results = _score(config, samples, batch_size, progress, desc="processbench")
     step_scores = [step_scores_for(r, b) if r.is_ok else None for r, b in zip(results, bounds, strict=True)]
     preds = [None if s is None else first_wrong_step(s, threshold) for s in step_scores]
     keep = [i for i in range(len(rows)) if non_ok == "miss" or results[i].is_ok]
@@ -286,7 +291,7 @@ def run_pairwise(config: Any, input_path: str | Path, *, chosen_col: str = "chos
         index.append((ci, ri))
         subsets.append(str(rec.get(subset_col, "all")))
 
-    results = score_samples(_pipeline(config), samples, batch_size, progress, desc="pairwise")
+    results = _score(config, samples, batch_size, progress, desc="pairwise")
     sc = [r.score for r in results]
     v1: list[float | None] = []
     v2: list[float | None] = []
@@ -449,7 +454,7 @@ def run_bon(config: Any, input_path: str | Path, *, ns: Sequence[int] | None = N
         answers.append([_vote_key(a, completion_text(t)) for _, t, _, a in cands])
         names.append([n for n, _, _, _ in cands])
 
-    results = score_samples(_pipeline(config), samples, batch_size, progress, desc="best-of-n")
+    results = _score(config, samples, batch_size, progress, desc="best-of-n")
     per_q: list[list[RewardResult]] = []
     offsets: list[int] = []
     k = 0
@@ -553,7 +558,7 @@ def run_audit(config: Any, input_path: str | Path, *, threshold: float = 0.5, gr
         groups.append(str(rec.get(g, "all")) if g else "all")
         notes.append("label dubious" if rec.get("label_dubious") else "")
 
-    results = score_samples(_pipeline(config), samples, batch_size, progress, desc="audit")
+    results = _score(config, samples, batch_size, progress, desc="audit")
     scores = [r.score for r in results]
     sts = [r.status.value for r in results]
     m = audit_metrics(expected, scores, sts, threshold)
@@ -639,7 +644,7 @@ def run_calibration(config: Any, input_path: str | Path, *, label_col: str | Non
                               reference=rec.get("reference", rec.get("gold")), id=rec.get("id", i),
                               steps=rec.get("steps") if isinstance(rec.get("steps"), list) else None))
         labels.append(bool_field(rec, where, cols))
-    results = score_samples(_pipeline(config), samples, batch_size, progress, desc="calibration")
+    results = _score(config, samples, batch_size, progress, desc="calibration")
     ok = [i for i, r in enumerate(results) if r.is_ok]
     raw = [results[i].score for i in ok]
     if prob == "sigmoid":

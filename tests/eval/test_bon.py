@@ -96,3 +96,39 @@ def test_run_bon_on_gsm8k_solutions(shared_data):
     assert {"steps_min", "steps_prod"} <= set(m["aggregations"])
     # majority voting beats a random pick on GSM8K (answers extracted from "A: <n>")
     assert m["at_max_n"]["majority"] > m["pass_at_1"]
+
+
+def test_default_ns():
+    from rewardkit.eval.bon import default_ns
+
+    assert default_ns(4) == [1, 2, 3, 4]
+    assert default_ns(16) == list(range(1, 17))
+    assert default_ns(64) == [1, 2, 4, 8, 16, 32, 64]
+    assert default_ns(40) == [1, 2, 4, 8, 16, 32, 40]
+
+
+def test_single_class_questions():
+    all_right = best_of_n_curve({"score": [[0.3, 0.9, 0.1]]}, [[True, True, True]], [["1", "1", "2"]])
+    all_wrong = best_of_n_curve({"score": [[0.3, 0.9, 0.1]]}, [[False, False, False]], [["1", "1", "2"]])
+    for r in all_right["curve"]:
+        assert r["reward/score"] == r["majority"] == r["oracle"] == 1.0
+    for r in all_wrong["curve"]:
+        assert r["reward/score"] == r["majority"] == r["oracle"] == 0.0
+
+
+def test_candidate_order_does_not_matter():
+    import random
+
+    rng = random.Random(3)
+    for _ in range(20):
+        k = rng.randint(2, 6)
+        sc = [rng.choice([None, 0.1, 0.5, 0.5, 0.9]) for _ in range(k)]
+        lab = [rng.random() < 0.5 for _ in range(k)]
+        ans = [rng.choice(["1", "2", None]) for _ in range(k)]
+        perm = list(range(k))
+        rng.shuffle(perm)
+        a = best_of_n_curve({"s": [sc]}, [lab], [ans])
+        b = best_of_n_curve({"s": [[sc[i] for i in perm]]}, [[lab[i] for i in perm]], [[ans[i] for i in perm]])
+        for ra, rb in zip(a["curve"], b["curve"], strict=True):
+            for key in ("reward/s", "majority", "oracle", "no_score/s"):
+                assert ra[key] == pytest.approx(rb[key])

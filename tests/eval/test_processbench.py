@@ -146,3 +146,17 @@ def test_step_arithmetic_on_shared_processbench(shared_data, tmp_path):
     assert again["f1"] == m["f1"]
     # every non-ok sample is accounted for, none silently scored
     assert m["n_non_ok"] == sum(1 for r in run.samples if r["status"] != "ok") == 500 - m["statuses"].get("ok", 0)
+
+
+def test_row_order_does_not_matter():
+    import random
+
+    rng = random.Random(0)
+    labels = [rng.randint(-1, 4) for _ in range(40)]
+    preds = [rng.choice([None, -1, 0, 1, 2, 3, 4]) for _ in range(40)]
+    subsets = [rng.choice("ab") for _ in range(40)]
+    perm = list(range(40))
+    rng.shuffle(perm)
+    a = processbench_breakdown(labels, preds, {"s": subsets})
+    b = processbench_breakdown([labels[i] for i in perm], [preds[i] for i in perm], {"s": [subsets[i] for i in perm]})
+    assert a == b
