@@ -203,6 +203,9 @@ def run_processbench(config: Any, input_path: str | Path, *, threshold: float = 
     rep.note("error_acc: exact first-error index on erroneous solutions; correct_acc: nothing flagged on "
              "correct solutions; F1: their harmonic mean (Zheng et al. 2024, arXiv 2412.06559). "
              "Fractions, not percent. " + policy + ".")
+    oo = metrics["ok_only"]
+    rep.note(f"On the {oo['n']} rows with an ok reward alone: F1 {fmt(oo['f1'])}, error_acc {fmt(oo['error_acc'])}, "
+             f"correct_acc {fmt(oo['correct_acc'])}.")
     rep.heading("By subset")
     subs = sorted(main["by_subset"])
     rep.table(["subset", "n", "erroneous", "correct", "error_acc", "correct_acc", "F1"],

@@ -100,3 +100,12 @@ def test_run_pairwise_on_shared_hh_pairs(shared_data):
     # with a 0/1 reward most rows tie: v2 gives them half credit, v1 none
     assert m["ties"] > 0 and m["accuracy_v2"] > m["accuracy"]
     assert m["accuracy_v2"] == pytest.approx(sum(r["credit_v2"] or 0 for r in run.samples) / 120)
+
+
+def test_several_chosen_each_face_all_rejected(tmp_path):
+    from rewardkit.eval.runs import run_pairwise
+
+    cfg, data = _write(tmp_path, [{"prompt": "q", "chosen": ["score=0.9", "score=0.2"],
+                                   "rejected": ["score=0.5", "score=0.1"]}])
+    m = run_pairwise(str(cfg), data, progress=False).metrics
+    assert m["accuracy"] == 0.5 and m["accuracy_v2"] == 0.5  # 0.9 beats both, 0.2 does not

@@ -160,3 +160,14 @@ def test_row_order_does_not_matter():
     a = processbench_breakdown(labels, preds, {"s": subsets})
     b = processbench_breakdown([labels[i] for i in perm], [preds[i] for i in perm], {"s": [subsets[i] for i in perm]})
     assert a == b
+
+
+def test_step_scores_map_onto_input_steps():
+    from rewardkit.eval._io import step_scores_for
+    from rewardkit.types import RewardResult, StepScore
+
+    bounds = [(0, 10), (12, 20), (22, 30)]
+    # a source that split the first input step in two, left the second unscored, skipped the third
+    r = RewardResult.ok(0.3, steps=[StepScore(0, 4, 0.9), StepScore(5, 10, 0.3), StepScore(12, 20, None)])
+    assert step_scores_for(r, bounds) == [0.3, None, None]
+    assert step_scores_for(RewardResult.ok(1.0), bounds) == [None, None, None]
