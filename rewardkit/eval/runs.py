@@ -43,6 +43,7 @@ from rewardkit.eval.processbench import (
     threshold_sweep,
 )
 from rewardkit.eval.report import Report, fmt
+from rewardkit.eval.stepf1 import step_f1
 from rewardkit.io.records import RecordError
 from rewardkit.types import RewardResult, Sample, completion_text
 
@@ -113,6 +114,31 @@ def _status_section(rep: Report, statuses: dict[str, int], policy: str) -> None:
 
 
 # ---------------------------------------------------------------------------------- ProcessBench
+def _step_f1(labels: list[int], step_labels: list[Any], step_scores: list[Any], keep: list[int],
+             threshold: float) -> dict[str, Any]:
+    """PRMBench-style step F1 (`rewardkit.eval.stepf1`) on the steps whose label is known: a row's
+    ``step_labels`` when given, else what ProcessBench's label implies (steps before the first
+    error are correct, the first error is wrong, later steps are unlabelled). Non-ok rows are
+    left out here (they have no step scores); their number is in ``n_rows_without_scores``."""
+    ls: list[list[bool]] = []
+    ss: list[list[float | None]] = []
+    source = "step_labels" if any(x is not None for x in step_labels) else "first_error_prefix"
+    missing = 0
+    for i in keep:
+        if step_scores[i] is None:
+            missing += 1
+            continue
+        given = step_labels[i]
+        if given is not None:
+            known = [(bool(y), s) for y, s in zip(given, step_scores[i], strict=True) if y is not None]
+        else:
+            n = len(step_scores[i]) if labels[i] == -1 else labels[i] + 1
+            known = [(k != labels[i], step_scores[i][k]) for k in range(n)]
+        ls.append([y for y, _ in known])
+        ss.append([s for _, s in known])
+    return {**step_f1(ls, ss, threshold), "labels_from": source, "n_rows_without_scores": missing}
+
+
 def run_processbench(config: Any, input_path: str | Path, *, threshold: float = 0.5,
                      thresholds: Sequence[float] = DEFAULT_SWEEP, non_ok: NonOk = "miss",
                      limit: int | None = None, batch_size: int = 64, progress: bool | None = None) -> EvalRun:
@@ -126,6 +152,7 @@ def run_processbench(config: Any, input_path: str | Path, *, threshold: float = 
     metrics always shows the second view."""
     rows = read_rows(input_path, limit)
     samples, labels, subsets, generators, bounds = [], [], [], [], []
+    step_labels: list[list[bool | None] | None] = []
     for i, (where, rec) in enumerate(rows):
         steps = pick(rec, where, ["steps"])
         if not (isinstance(steps, list) and steps and all(isinstance(s, str) for s in steps)):
@@ -142,6 +169,12 @@ def run_processbench(config: Any, input_path: str | Path, *, threshold: float = 
         samples.append(Sample(prompt=text_field(rec, where, ["problem", "prompt"], required=False),
                               completion="\n\n".join(parts), reference=rec.get("reference"),
                               id=rec.get("id", i), steps=list(steps)))
+        sl = rec.get("step_labels")
+        if sl is not None and not (isinstance(sl, list) and len(sl) == len(steps)
+                                   and all(isinstance(x, bool) or x is None for x in sl)):
+            raise RecordError(where, f"field 'step_labels' must be a list of {len(steps)} booleans (or null)",
+                              field="step_labels")
+        step_labels.append(sl)
         labels.append(label)
         subsets.append(str(rec.get("subset", "all")))
         generators.append(str(rec.get("generator", "unknown")))
@@ -173,6 +206,7 @@ def run_processbench(config: Any, input_path: str | Path, *, threshold: float = 
         "statuses": statuses, "n_rows": len(rows), "n_non_ok": len(rows) - len(ok),
         "non_ok_policy": non_ok, "non_ok_policy_text": policy,
         "unscored_steps": sum(1 for s in step_scores if s is not None for v in s if v is None),
+        "step_f1": _step_f1(labels, step_labels, step_scores, keep, threshold),
         "ok_only": {k: v for k, v in view(ok).items() if k != "by_generator"},
         "reference": "ProcessBench: Zheng et al. 2024, arXiv 2412.06559",
     }
@@ -224,6 +258,13 @@ def run_processbench(config: Any, input_path: str | Path, *, threshold: float = 
     counts = [sum(1 for o in outcomes if o == k) for k in order]
     rep.figure(plots.bars(order, {"solutions": counts}, "solutions", "Where the prediction landed"),
                "Erroneous solutions: exact / too early / too late / missed; correct solutions: nothing flagged / false alarm.")
+    sf = metrics["step_f1"]
+    rep.heading("Step classification (PRMBench-style)")
+    rep.table(["F1 correct steps", "F1 wrong steps", "PRMScore", "scored steps", "unscored steps", "labels from"],
+              [[sf["f1_pos"], sf["f1_neg"], sf["prm_score"], sf["n_scored"], sf["n_unscored"], sf["labels_from"]]])
+    rep.note("A step scored >= the threshold is predicted correct; PRMScore = mean of the two F1s "
+             "(Song et al. 2025, arXiv 2501.03124). Without per-step labels, ProcessBench's label gives them for "
+             "the steps up to the first error.")
     rep.heading("By generator")
     rep.table(["generator", "n", "error_acc", "correct_acc", "F1"],
               [[k, v["n"], v["error_acc"], v["correct_acc"], v["f1"]] for k, v in main["by_generator"].items()])

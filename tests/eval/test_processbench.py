@@ -171,3 +171,25 @@ def test_step_scores_map_onto_input_steps():
     r = RewardResult.ok(0.3, steps=[StepScore(0, 4, 0.9), StepScore(5, 10, 0.3), StepScore(12, 20, None)])
     assert step_scores_for(r, bounds) == [0.3, None, None]
     assert step_scores_for(RewardResult.ok(1.0), bounds) == [None, None, None]
+
+
+def test_step_f1_in_processbench_run(pb_input, tmp_path):
+    from rewardkit.eval.runs import run_processbench
+
+    cfg, data = pb_input
+    sf = run_processbench(str(cfg), data, progress=False).metrics["step_f1"]
+    # labelled prefixes: a: [T (0.9), F (0.2)]; b: [T (0.9), T (0.8), T (None)]; c: [T (0.4), F (0.9)]
+    # -> tp 3 (a0, b0, b1), tn 1 (a1), fn 1 (c0), fp 1 (c1), 1 unscored; d has no scores
+    assert (sf["tp"], sf["tn"], sf["fn"], sf["fp"], sf["n_unscored"]) == (3, 1, 1, 1, 1)
+    assert sf["f1_pos"] == pytest.approx(6 / 8) and sf["f1_neg"] == pytest.approx(2 / 4)
+    assert sf["labels_from"] == "first_error_prefix" and sf["n_rows_without_scores"] == 1
+
+
+def test_explicit_step_labels(tmp_path):
+    from rewardkit.eval.runs import run_processbench
+
+    rows = [{"id": 1, "steps": ["s=0.9", "s=0.2", "s=0.1"], "label": 1, "step_labels": [True, False, True]}]
+    data = tmp_path / "p.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sf = run_processbench({"rewards": [{"type": "tests.eval._sources:Scripted"}]}, data, progress=False).metrics["step_f1"]
+    assert (sf["tp"], sf["tn"], sf["fn"], sf["fp"]) == (1, 1, 1, 0) and sf["labels_from"] == "step_labels"
