@@ -122,7 +122,9 @@ def _step_f1(labels: list[int], step_labels: list[Any], step_scores: list[Any], 
     left out here (they have no step scores); their number is in ``n_rows_without_scores``."""
     ls: list[list[bool]] = []
     ss: list[list[float | None]] = []
-    source = "step_labels" if any(x is not None for x in step_labels) else "first_error_prefix"
+    given_n = sum(1 for i in keep if step_labels[i] is not None)
+    source = ("step_labels" if given_n == len(keep) else "first_error_prefix" if given_n == 0
+              else "step_labels where given, else first_error_prefix")
     missing = 0
     for i in keep:
         if step_scores[i] is None:
