@@ -76,3 +76,11 @@ def test_reward_distance_rank_correlations():
     assert reward_distance([1, 1, 1], [1, 2, 3])["spearman"] is None
     with pytest.raises(ValueError, match="different lengths"):
         reward_distance([1], [1, 2])
+
+
+def test_prm_score_weight():
+    m = step_f1([[True, True, False]], [[0.9, 0.8, 0.9]], neg_weight=0.25)
+    assert m["f1_pos"] == pytest.approx(0.8) and m["f1_neg"] == 0.0
+    assert m["prm_score"] == pytest.approx(0.75 * 0.8)
+    with pytest.raises(ValueError):
+        step_f1([[True]], [[0.9]], neg_weight=2.0)
