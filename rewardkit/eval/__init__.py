@@ -13,6 +13,8 @@ self-contained ``report.html``.
 - `rewardkit.eval.stepf1`: PRMBench-style step F1 (arXiv 2501.03124)
 - `rewardkit.eval.diagnostics`: reward-hacking checks (surface-feature correlation, drift)
 - `rewardkit.eval.distance`: rank correlation and a STARC-style distance between two rewards
+- `rewardkit.eval.compare`: the last two straight from files (two pipelines on one dataset, one
+  pipeline on two datasets)
 
 Importing this package loads nothing heavy; numpy, scikit-learn, scipy and matplotlib load on use.
 """
@@ -45,6 +47,8 @@ _LAZY = {
     "reward_distance": "rewardkit.eval.distance",
     "starc_distance": "rewardkit.eval.distance",
     "canonicalize": "rewardkit.eval.distance",
+    "compare_rewards": "rewardkit.eval.compare",
+    "compare_samples": "rewardkit.eval.compare",
     "run_processbench": "rewardkit.eval.runs",
     "run_pairwise": "rewardkit.eval.runs",
     "run_bon": "rewardkit.eval.runs",
