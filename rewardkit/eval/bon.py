@@ -12,6 +12,9 @@ which). Rules:
 - ``oracle``: 1 if any candidate of the subset is correct (the ceiling, "pass@N");
 - ``random`` is the N = 1 value of any rule (mean correctness).
 
+`select_by_reward` / `select_by_majority` define the rules on one subset; `best_of_n_curve`
+computes the same numbers over all subsets at once with numpy (tested equal to the plain loop).
+
 A candidate whose reward is not ok (``None``) cannot be selected by ``reward`` while an ok one is
 in the subset; a subset with no ok candidate counts as a miss and is counted in ``no_score``.
 """
@@ -20,9 +23,10 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 __all__ = ["select_by_reward", "select_by_majority", "best_of_n_curve", "aggregate_steps", "STEP_AGGREGATIONS"]
 
@@ -81,10 +85,55 @@ def default_ns(k: int) -> list[int]:
     return [2**i for i in range(k.bit_length()) if 2**i < k] + [k]
 
 
-def _subsets(k: int, n: int, max_subsets: int, rng: random.Random) -> tuple[list[tuple[int, ...]], bool]:
+def _as_arrays(scores: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.array([s is not None for s in scores], dtype=bool)
+    return np.array([-np.inf if s is None else s for s in scores], dtype=np.float64), ok
+
+
+def _onehot(answers: Sequence[str | None]) -> np.ndarray:
+    """``[K, A]`` one-hot of each candidate's answer (a row of zeros: no answer, no vote)."""
+    keys = sorted({a for a in answers if a is not None})
+    code = {a: j for j, a in enumerate(keys)}
+    out = np.zeros((len(answers), len(keys)))
+    for i, a in enumerate(answers):
+        if a is not None:
+            out[i, code[a]] = 1.0
+    return out
+
+
+def _reward_credit(sc: np.ndarray, ok: np.ndarray, correct: np.ndarray, idx: np.ndarray) -> tuple[float, int]:
+    """Mean over the subsets (rows of ``idx``) of `select_by_reward`, vectorised; and the number
+    of subsets without any ok candidate (they count 0)."""
+    v, m = sc[idx], ok[idx]  # [S, n]
+    top = np.where(m, v, -np.inf).max(axis=1, keepdims=True)
+    tied = m & (v == top)
+    n_tied = tied.sum(axis=1)
+    hit = (tied * correct[idx]).sum(axis=1)
+    has = n_tied > 0
+    credit = np.where(has, hit / np.maximum(n_tied, 1), 0.0)
+    return float(credit.mean()), int((~has).sum())
+
+
+def _majority_credit(onehot: np.ndarray, correct: np.ndarray, idx: np.ndarray) -> float:
+    """Mean over the subsets of `select_by_majority`, vectorised with one-hot answer counts."""
+    if onehot.shape[1] == 0:
+        return 0.0
+    counts = onehot[idx].sum(axis=1)  # [S, A]
+    hits = (onehot * correct[:, None])[idx].sum(axis=1)  # [S, A]
+    top = counts.max(axis=1, keepdims=True)
+    tied = (counts == top) & (top > 0)
+    frac = np.divide(hits, counts, out=np.zeros_like(hits), where=counts > 0)
+    n_tied = tied.sum(axis=1)
+    credit = np.where(n_tied > 0, (frac * tied).sum(axis=1) / np.maximum(n_tied, 1), 0.0)
+    return float(credit.mean())
+
+
+def _subsets(k: int, n: int, max_subsets: int, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """``[S, n]`` candidate indices: every subset when there are at most ``max_subsets``, else
+    ``max_subsets`` uniformly random ones (without replacement inside a subset)."""
     if math.comb(k, n) <= max_subsets:
-        return list(itertools.combinations(range(k), n)), True
-    return [tuple(sorted(rng.sample(range(k), n))) for _ in range(max_subsets)], False
+        return np.asarray(list(itertools.combinations(range(k), n)), dtype=np.int64).reshape(-1, n), True
+    return np.argsort(rng.random((max_subsets, k)), axis=1)[:, :n], False
 
 
 def best_of_n_curve(scores: dict[str, Sequence[Sequence[float | None]]], correct: Sequence[Sequence[bool]],
@@ -103,7 +152,10 @@ def best_of_n_curve(scores: dict[str, Sequence[Sequence[float | None]]], correct
             raise ValueError(f"scores[{name!r}] does not have one value per candidate")
     kmin = min(len(c) for c in correct)
     ns = list(ns) if ns is not None else default_ns(kmin)
-    rng = random.Random(seed)
+    rng = np.random.default_rng(seed)
+    arrays = {name: [_as_arrays(q) for q in sc] for name, sc in scores.items()}
+    labels = [np.asarray(lab, dtype=np.float64) for lab in correct]
+    onehots = [_onehot(a) for a in answers] if answers is not None else None
     curve = []
     exact_all = True
     for n in ns:
@@ -118,19 +170,14 @@ def best_of_n_curve(scores: dict[str, Sequence[Sequence[float | None]]], correct
             subs, exact = _subsets(k, n, max_subsets, rng)
             exact_all &= exact
             q += 1
-            for name, sc in scores.items():
-                tot = 0.0
-                for sub in subs:
-                    v = select_by_reward([sc[qi][i] for i in sub], [lab[i] for i in sub])
-                    if v is None:
-                        no_score[name] += 1
-                    else:
-                        tot += v
-                sums[name] += tot / len(subs)
-            orc += sum(any(lab[i] for i in sub) for sub in subs) / len(subs)
-            if answers is not None:
-                maj += sum(select_by_majority([answers[qi][i] for i in sub], [lab[i] for i in sub])
-                           for sub in subs) / len(subs)
+            lab_a = labels[qi]
+            for name in scores:
+                credit, missing = _reward_credit(*arrays[name][qi], lab_a, subs)
+                sums[name] += credit
+                no_score[name] += missing
+            orc += float(lab_a[subs].max(axis=1).mean())
+            if onehots is not None:
+                maj += _majority_credit(onehots[qi], lab_a, subs)
         row: dict[str, Any] = {"n": n, "n_questions": q}
         for name in scores:
             row[f"reward/{name}"] = sums[name] / q if q else None

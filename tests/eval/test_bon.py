@@ -132,3 +132,52 @@ def test_candidate_order_does_not_matter():
         for ra, rb in zip(a["curve"], b["curve"], strict=True):
             for key in ("reward/s", "majority", "oracle", "no_score/s"):
                 assert ra[key] == pytest.approx(rb[key])
+
+
+def _naive_curve(scores, correct, answers, ns):
+    """A plain loop over every subset with the reference selection rules."""
+    import itertools
+
+    out = []
+    for n in ns:
+        qs = [qi for qi, lab in enumerate(correct) if len(lab) >= n]
+        rew = maj = orc = 0.0
+        for qi in qs:
+            subs = list(itertools.combinations(range(len(correct[qi])), n))
+            rew += sum(select_by_reward([scores[qi][i] for i in s], [correct[qi][i] for i in s]) or 0.0
+                       for s in subs) / len(subs)
+            maj += sum(select_by_majority([answers[qi][i] for i in s], [correct[qi][i] for i in s])
+                       for s in subs) / len(subs)
+            orc += sum(any(correct[qi][i] for i in s) for s in subs) / len(subs)
+        out.append((rew / len(qs), maj / len(qs), orc / len(qs)))
+    return out
+
+
+def test_vectorised_curve_equals_naive_loop():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(15):
+        q = rng.randint(1, 5)
+        ks = [rng.randint(1, 7) for _ in range(q)]
+        sc = [[rng.choice([None, 0.0, 0.5, 0.5, 1.0, rng.random()]) for _ in range(k)] for k in ks]
+        lab = [[rng.random() < 0.5 for _ in range(k)] for k in ks]
+        ans = [[rng.choice([None, "1", "2", "3"]) for _ in range(k)] for k in ks]
+        ns = list(range(1, min(ks) + 1))
+        fast = best_of_n_curve({"r": sc}, lab, ans, ns=ns)["curve"]
+        for row, (rew, maj, orc) in zip(fast, _naive_curve(sc, lab, ans, ns), strict=True):
+            assert row["reward/r"] == pytest.approx(rew) and row["majority"] == pytest.approx(maj)
+            assert row["oracle"] == pytest.approx(orc)
+
+
+def test_random_subsets_estimate_the_exact_value():
+    import random
+
+    rng = random.Random(1)
+    sc = [[rng.random() for _ in range(12)] for _ in range(30)]
+    lab = [[rng.random() < 0.3 for _ in range(12)] for _ in range(30)]
+    exact = best_of_n_curve({"r": sc}, lab, ns=[4], max_subsets=10_000)
+    approx = best_of_n_curve({"r": sc}, lab, ns=[4], max_subsets=400, seed=3)
+    assert exact["exact"] and not approx["exact"]
+    assert approx["curve"][0]["reward/r"] == pytest.approx(exact["curve"][0]["reward/r"], abs=0.03)
+    assert approx["curve"][0]["oracle"] == pytest.approx(exact["curve"][0]["oracle"], abs=0.03)
