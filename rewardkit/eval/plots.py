@@ -14,17 +14,22 @@ def lines(x: Sequence[float], series: Mapping[str, Sequence[float | None]], xlab
           title: str, xticks: Sequence[float] | None = None) -> Any:
     fig = new_figure()
     ax = fig.add_subplot()
+    drawn = 0
     for name, ys in series.items():
         pts = [(a, b) for a, b in zip(x, ys, strict=True) if b is not None]
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+            drawn += 1
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if xticks is not None:
         ax.set_xticks(list(xticks))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if drawn:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "undefined on this data", ha="center", va="center", transform=ax.transAxes)
     return fig
 
 
@@ -86,13 +91,16 @@ def reliability(bins: Sequence[Mapping[str, Any]], title: str) -> Any:
 def histograms(series: Mapping[str, Sequence[float]], xlabel: str, title: str, bins: int = 30) -> Any:
     fig = new_figure()
     ax = fig.add_subplot()
+    drawn = 0
     for name, xs in series.items():
         if len(xs):
             ax.hist(list(xs), bins=bins, alpha=0.55, label=f"{name} (n={len(xs)})")
+            drawn += 1
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    if drawn:
+        ax.legend(fontsize=8)
     return fig
 
 

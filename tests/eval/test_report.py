@@ -141,3 +141,29 @@ def test_browser_shows_the_plots(reports, tmp_path):
     _screenshot(browser, stripped, bare, tmp_path / "ud2")
     with_plots, without = _colored_pixels(shot), _colored_pixels(bare)
     assert with_plots > 20_000 and with_plots > 20 * max(without, 1), (with_plots, without)
+
+
+def test_degenerate_data_still_renders(tmp_path):
+    """One class only, every reward non-ok, no candidates ever ok: reports render, numbers are '—'."""
+    import warnings
+
+    from rewardkit.eval import runs
+
+    cfg = {"rewards": [{"type": "tests.eval._sources:Scripted"}]}
+    pb = tmp_path / "pb.jsonl"
+    pb.write_text(json.dumps({"id": 1, "steps": ["s=0.9", "s=0.1"], "label": 1}) + "\n")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps({"completion": "status=error", "label": True, "pred": "status=error",
+                                       "gold": "1", "expected": True}) + "\n" for _ in range(3)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no matplotlib/sklearn warnings on degenerate input
+        one_class = runs.run_processbench(cfg, pb, progress=False)
+        cal = runs.run_calibration(cfg, bad, progress=False)
+        aud = runs.run_audit(cfg, bad, progress=False)
+    assert one_class.metrics["f1"] is None and one_class.metrics["correct_acc"] is None
+    assert cal.metrics["n"] == 0 and cal.metrics["ece"] is None and cal.metrics["n_excluded"] == 3
+    assert aud.metrics["non_ok"] == 3 and aud.metrics["fn"] == 3
+    for run in (one_class, cal, aud):
+        html = run.report.render()
+        _check_self_contained(html)
+        assert "\u2014" in html
