@@ -38,7 +38,10 @@ def _non_ok(p: argparse.ArgumentParser) -> None:
 def add_eval_parser(sub: Any) -> None:
     """Register ``eval`` and its subcommands on the top-level subparsers."""
     p = sub.add_parser("eval", help="evaluate a reward pipeline like the field's benchmarks; writes a report",
-                       description=__doc__)
+                       description="Measure any reward pipeline (verifiers, reward models, PRMs, judges, remote "
+                       "servers) on local data. Every subcommand takes --config PIPELINE.yaml --input FILE "
+                       "--output-dir DIR, prints the headline table and writes DIR/metrics.json, "
+                       "DIR/samples.jsonl and a self-contained DIR/report.html. Definitions: docs/eval.md.")
     esub = p.add_subparsers(dest="eval_command", required=True)
 
     q = esub.add_parser("processbench", help=_HELP["processbench"], description=_HELP["processbench"])
@@ -57,7 +60,7 @@ def add_eval_parser(sub: Any) -> None:
 
     q = esub.add_parser("bon", help=_HELP["bon"], description=_HELP["bon"])
     _common(q)
-    q.add_argument("--n", type=int, nargs="+", help="N values of the curve (default 1..K)")
+    q.add_argument("--n", type=int, nargs="+", help="N values of the curve (default 1..K for K <= 16 candidates, else powers of two and K)")
     q.add_argument("--max-subsets", type=int, default=256,
                    help="all C(K,N) subsets up to this many, else this many random ones")
     q.add_argument("--seed", type=int, default=0)
