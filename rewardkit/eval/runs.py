@@ -160,6 +160,8 @@ def run_processbench(config: Any, input_path: str | Path, *, threshold: float = 
         if not (isinstance(steps, list) and steps and all(isinstance(s, str) for s in steps)):
             raise RecordError(where, "field 'steps' must be a non-empty list of strings", field="steps")
         label = pick(rec, where, ["label"])
+        if isinstance(label, str) and label.strip().lstrip("-").isdigit():  # CSV cells are text
+            label = int(label)
         if isinstance(label, bool) or not isinstance(label, int) or not -1 <= label < len(steps):
             raise RecordError(where, f"field 'label' must be -1 or a step index below {len(steps)}, got {label!r}",
                               field="label")

@@ -193,3 +193,19 @@ def test_explicit_step_labels(tmp_path):
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     sf = run_processbench({"rewards": [{"type": "tests.eval._sources:Scripted"}]}, data, progress=False).metrics["step_f1"]
     assert (sf["tp"], sf["tn"], sf["fn"], sf["fp"]) == (1, 1, 1, 0) and sf["labels_from"] == "step_labels"
+
+
+def test_csv_and_parquet_inputs(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    from rewardkit.eval.runs import run_processbench
+
+    rows = _pb_rows()
+    cfg = {"rewards": [{"type": "tests.eval._sources:Scripted"}]}
+    pd.DataFrame(rows).to_parquet(tmp_path / "pb.parquet")
+    csv_rows = pd.DataFrame(rows)
+    csv_rows["steps"] = csv_rows["steps"].map(json.dumps)
+    csv_rows.to_csv(tmp_path / "pb.csv", index=False)
+    for name in ("pb.parquet", "pb.csv"):
+        m = run_processbench(cfg, tmp_path / name, progress=False).metrics
+        assert (m["error_acc"], m["correct_acc"], m["f1"]) == (0.5, 0.5, 0.5), name
