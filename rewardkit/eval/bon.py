@@ -9,10 +9,12 @@ which). Rules:
   the top is split (the expected correctness of a random pick among the tied);
 - ``majority``: the most frequent final answer (self-consistency, Wang et al. 2022); tied answers
   are split the same way; a candidate without an extractable answer does not vote;
+- ``weighted_majority`` (for each aggregation whose rewards are all >= 0): the answer with the
+  largest total reward (reward-weighted voting); a non-ok reward weighs 0;
 - ``oracle``: 1 if any candidate of the subset is correct (the ceiling, "pass@N");
 - ``random`` is the N = 1 value of any rule (mean correctness).
 
-`select_by_reward` / `select_by_majority` define the rules on one subset; `best_of_n_curve`
+`select_by_reward` / `select_by_majority` / `select_by_weighted_majority` define the rules on one subset; `best_of_n_curve`
 computes the same numbers over all subsets at once with numpy (tested equal to the plain loop).
 
 A candidate whose reward is not ok (``None``) cannot be selected by ``reward`` while an ok one is
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["select_by_reward", "select_by_majority", "best_of_n_curve", "aggregate_steps", "STEP_AGGREGATIONS"]
+__all__ = ["select_by_reward", "select_by_majority", "select_by_weighted_majority", "best_of_n_curve", "aggregate_steps", "STEP_AGGREGATIONS"]
 
 STEP_AGGREGATIONS = ("min", "mean", "last", "prod")
 
@@ -78,6 +80,23 @@ def select_by_majority(answers: Sequence[str | None], correct: Sequence[bool]) -
     return sum(tied) / len(tied)
 
 
+def select_by_weighted_majority(answers: Sequence[str | None], weights: Sequence[float | None],
+                                correct: Sequence[bool]) -> float:
+    """Expected correctness of the answer with the largest total reward (reward-weighted voting,
+    as PRM best-of-N evaluations report it); a non-ok reward weighs 0; tied answers are split."""
+    totals: dict[str, float] = {}
+    groups: dict[str, list[bool]] = {}
+    for a, w, c in zip(answers, weights, correct, strict=True):
+        if a is not None:
+            totals[a] = totals.get(a, 0.0) + (0.0 if w is None else w)
+            groups.setdefault(a, []).append(c)
+    if not groups:
+        return 0.0
+    top = max(totals.values())
+    tied = [sum(groups[a]) / len(groups[a]) for a in groups if totals[a] == top]
+    return sum(tied) / len(tied)
+
+
 def default_ns(k: int) -> list[int]:
     """1..K for up to 16 candidates, else the powers of two below K and K itself."""
     if k <= 16:
@@ -114,15 +133,18 @@ def _reward_credit(sc: np.ndarray, ok: np.ndarray, correct: np.ndarray, idx: np.
     return float(credit.mean()), int((~has).sum())
 
 
-def _majority_credit(onehot: np.ndarray, correct: np.ndarray, idx: np.ndarray) -> float:
-    """Mean over the subsets of `select_by_majority`, vectorised with one-hot answer counts."""
+def _vote_credit(onehot: np.ndarray, weights: np.ndarray, correct: np.ndarray, idx: np.ndarray) -> float:
+    """Mean over the subsets of `select_by_majority` (all weights 1) or
+    `select_by_weighted_majority`, vectorised with one-hot answer counts."""
     if onehot.shape[1] == 0:
         return 0.0
-    counts = onehot[idx].sum(axis=1)  # [S, A]
-    hits = (onehot * correct[:, None])[idx].sum(axis=1)  # [S, A]
-    top = counts.max(axis=1, keepdims=True)
-    tied = (counts == top) & (top > 0)
-    frac = np.divide(hits, counts, out=np.zeros_like(hits), where=counts > 0)
+    counts = onehot[idx].sum(axis=1)  # [S, A] votes per answer
+    totals = (onehot * weights[:, None])[idx].sum(axis=1)  # [S, A] weight per answer
+    hits = (onehot * correct[:, None])[idx].sum(axis=1)  # [S, A] correct votes per answer
+    present = counts > 0
+    top = np.where(present, totals, -np.inf).max(axis=1, keepdims=True)
+    tied = present & (totals == top)
+    frac = np.divide(hits, counts, out=np.zeros_like(hits), where=present)
     n_tied = tied.sum(axis=1)
     credit = np.where(n_tied > 0, (frac * tied).sum(axis=1) / np.maximum(n_tied, 1), 0.0)
     return float(credit.mean())
@@ -156,11 +178,15 @@ def best_of_n_curve(scores: dict[str, Sequence[Sequence[float | None]]], correct
     arrays = {name: [_as_arrays(q) for q in sc] for name, sc in scores.items()}
     labels = [np.asarray(lab, dtype=np.float64) for lab in correct]
     onehots = [_onehot(a) for a in answers] if answers is not None else None
+    # reward-weighted voting needs non-negative weights (probabilities, 0/1 verdicts)
+    weighted = [name for name in scores if onehots is not None
+                and all(s is None or s >= 0 for q in scores[name] for s in q)]
     curve = []
     exact_all = True
     for n in ns:
         sums: dict[str, float] = {name: 0.0 for name in scores}
         no_score = {name: 0 for name in scores}
+        wmaj = {name: 0.0 for name in weighted}
         maj = orc = 0.0
         q = 0
         for qi, lab in enumerate(correct):
@@ -177,12 +203,18 @@ def best_of_n_curve(scores: dict[str, Sequence[Sequence[float | None]]], correct
                 no_score[name] += missing
             orc += float(lab_a[subs].max(axis=1).mean())
             if onehots is not None:
-                maj += _majority_credit(onehots[qi], lab_a, subs)
+                maj += _vote_credit(onehots[qi], np.ones(k), lab_a, subs)
+                for name in weighted:
+                    sc_a, ok_a = arrays[name][qi]
+                    wmaj[name] += _vote_credit(onehots[qi], np.where(ok_a, sc_a, 0.0), lab_a, subs)
         row: dict[str, Any] = {"n": n, "n_questions": q}
         for name in scores:
             row[f"reward/{name}"] = sums[name] / q if q else None
             row[f"no_score/{name}"] = no_score[name]
+        for name in scores:
+            row[f"weighted_majority/{name}"] = wmaj[name] / q if name in weighted and q else None
         row["majority"] = (maj / q if q else None) if answers is not None else None
         row["oracle"] = orc / q if q else None
         curve.append(row)
-    return {"curve": curve, "exact": exact_all, "max_subsets": max_subsets, "seed": seed}
+    return {"curve": curve, "exact": exact_all, "max_subsets": max_subsets, "seed": seed,
+            "weighted_majority_skipped": [n for n in scores if n not in weighted] if answers is not None else []}

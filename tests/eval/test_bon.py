@@ -4,7 +4,13 @@ import json
 
 import pytest
 
-from rewardkit.eval.bon import aggregate_steps, best_of_n_curve, select_by_majority, select_by_reward
+from rewardkit.eval.bon import (
+    aggregate_steps,
+    best_of_n_curve,
+    select_by_majority,
+    select_by_reward,
+    select_by_weighted_majority,
+)
 
 
 def test_aggregate_steps():
@@ -25,6 +31,17 @@ def test_selection_rules():
     assert select_by_majority(["1", "2"], [True, False]) == 0.5
     assert select_by_majority([None, "3"], [True, True]) == 1.0  # no answer, no vote
     assert select_by_majority([None, None], [True, True]) == 0.0
+
+
+def test_weighted_majority():
+    # answers 1, 2, 2 with rewards 0.9, 0.3, 0.4: "1" weighs 0.9 > 0.7, so it wins against the majority
+    assert select_by_weighted_majority(["1", "2", "2"], [0.9, 0.3, 0.4], [True, False, False]) == 1.0
+    assert select_by_majority(["1", "2", "2"], [True, False, False]) == 0.0
+    assert select_by_weighted_majority(["1", "2"], [None, 0.0], [True, False]) == 0.5  # all weigh 0: split
+    c = best_of_n_curve({"p": [[0.9, 0.3, 0.4]], "logit": [[2.0, -1.0, 0.5]]}, [[True, False, False]],
+                        [["1", "2", "2"]])
+    assert c["curve"][-1]["weighted_majority/p"] == 1.0
+    assert c["curve"][-1]["weighted_majority/logit"] is None and c["weighted_majority_skipped"] == ["logit"]
 
 
 def test_curve_worked_example():
@@ -141,7 +158,7 @@ def _naive_curve(scores, correct, answers, ns):
     out = []
     for n in ns:
         qs = [qi for qi, lab in enumerate(correct) if len(lab) >= n]
-        rew = maj = orc = 0.0
+        rew = maj = orc = wmaj = 0.0
         for qi in qs:
             subs = list(itertools.combinations(range(len(correct[qi])), n))
             rew += sum(select_by_reward([scores[qi][i] for i in s], [correct[qi][i] for i in s]) or 0.0
@@ -149,7 +166,9 @@ def _naive_curve(scores, correct, answers, ns):
             maj += sum(select_by_majority([answers[qi][i] for i in s], [correct[qi][i] for i in s])
                        for s in subs) / len(subs)
             orc += sum(any(correct[qi][i] for i in s) for s in subs) / len(subs)
-        out.append((rew / len(qs), maj / len(qs), orc / len(qs)))
+            wmaj += sum(select_by_weighted_majority([answers[qi][i] for i in s], [scores[qi][i] for i in s],
+                                                    [correct[qi][i] for i in s]) for s in subs) / len(subs)
+        out.append((rew / len(qs), maj / len(qs), orc / len(qs), wmaj / len(qs)))
     return out
 
 
@@ -165,8 +184,9 @@ def test_vectorised_curve_equals_naive_loop():
         ans = [[rng.choice([None, "1", "2", "3"]) for _ in range(k)] for k in ks]
         ns = list(range(1, min(ks) + 1))
         fast = best_of_n_curve({"r": sc}, lab, ans, ns=ns)["curve"]
-        for row, (rew, maj, orc) in zip(fast, _naive_curve(sc, lab, ans, ns), strict=True):
+        for row, (rew, maj, orc, wmaj) in zip(fast, _naive_curve(sc, lab, ans, ns), strict=True):
             assert row["reward/r"] == pytest.approx(rew) and row["majority"] == pytest.approx(maj)
+            assert row["weighted_majority/r"] == pytest.approx(wmaj)
             assert row["oracle"] == pytest.approx(orc)
 
 

@@ -134,6 +134,7 @@ def run_bon(config: Any, input_path: str | Path, *, ns: Sequence[int] | None = N
                  f"{len(rows)} questions · {len(samples)} candidates")
     n_max = last["n"]
     headline = [(f"best-of-{n_max} by reward", last["reward/score"]), (f"majority@{n_max}", last["majority"]),
+                (f"reward-weighted majority@{n_max}", last["weighted_majority/score"]),
                 (f"oracle@{n_max}", last["oracle"]), ("pass@1 (random pick)", metrics["pass_at_1"]),
                 ("candidate AUROC", auroc), ("non-ok rewards", len(samples) - statuses.get("ok", 0))]
     for name in scores:
@@ -145,13 +146,18 @@ def run_bon(config: Any, input_path: str | Path, *, ns: Sequence[int] | None = N
     xs = [r["n"] for r in curve["curve"]]
     series = {f"reward ({name})": [r[f"reward/{name}"] for r in curve["curve"]] for name in scores}
     series["majority vote"] = [r["majority"] for r in curve["curve"]]
+    series["reward-weighted majority (score)"] = [r["weighted_majority/score"] for r in curve["curve"]]
     series["oracle"] = [r["oracle"] for r in curve["curve"]]
     rep.heading("Accuracy over N")
     rep.figure(plots.lines(xs, series, "N (candidates per question)", "accuracy", "Best-of-N accuracy", xticks=xs),
-               "Selection by the reward vs majority vote vs the oracle (any correct).")
-    header = ["N", "questions", *[f"reward ({n})" for n in scores], "majority", "oracle"]
-    rep.table(header, [[r["n"], r["n_questions"], *[r[f"reward/{n}"] for n in scores], r["majority"], r["oracle"]]
-                       for r in curve["curve"]])
+               "Selection by the reward vs majority vote vs reward-weighted voting vs the oracle (any correct).")
+    header = ["N", "questions", *[f"reward ({n})" for n in scores], "majority",
+              *[f"weighted majority ({n})" for n in scores], "oracle"]
+    rep.table(header, [[r["n"], r["n_questions"], *[r[f"reward/{n}"] for n in scores], r["majority"],
+                        *[r[f"weighted_majority/{n}"] for n in scores], r["oracle"]] for r in curve["curve"]])
+    if curve["weighted_majority_skipped"]:
+        rep.note("Reward-weighted voting is left out for aggregations with negative rewards: "
+                 + ", ".join(curve["weighted_majority_skipped"]) + ".")
     if corr:
         rep.table(["feature", "Spearman rho with reward", "p-value", "mean"],
                   [[kk, v["spearman"], v["p_value"], v["mean"]] for kk, v in corr.items()],
