@@ -6,22 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.eval import plots
-from rewardkit.eval._io import (
-    bool_field,
-    pick,
-    read_rows,
-    text_field,
-)
+from rewardkit.eval._io import bool_field, pick, read_rows, text_field
 from rewardkit.eval.audit import audit_metrics, confusion
 from rewardkit.eval.report import Report, fmt
-from rewardkit.eval.runs._common import (
-    EvalRun,
-    clip,
-    config_name,
-    score_all,
-    status_section,
-    why_not_ok,
-)
+from rewardkit.eval.runs._common import EvalRun, clip, config_name, score_all, status_section, why_not_ok
 from rewardkit.io.records import RecordError
 from rewardkit.types import RewardResult, Sample
 

@@ -7,23 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.eval import plots
-from rewardkit.eval._io import (
-    bool_field,
-    read_rows,
-    status_counts,
-    text_field,
-)
+from rewardkit.eval._io import bool_field, read_rows, status_counts, text_field
 from rewardkit.eval.bon import STEP_AGGREGATIONS, aggregate_steps, best_of_n_curve
 from rewardkit.eval.diagnostics import feature_correlations
 from rewardkit.eval.report import Report
-from rewardkit.eval.runs._common import (
-    SHOW,
-    EvalRun,
-    clip,
-    config_name,
-    score_all,
-    status_section,
-)
+from rewardkit.eval.runs._common import SHOW, EvalRun, clip, config_name, score_all, status_section
 from rewardkit.io.records import RecordError
 from rewardkit.types import RewardResult, Sample, completion_text
 

@@ -7,22 +7,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rewardkit.eval import plots
-from rewardkit.eval._io import (
-    bool_field,
-    read_rows,
-    status_counts,
-    text_field,
-)
+from rewardkit.eval._io import bool_field, read_rows, status_counts, text_field
 from rewardkit.eval.calibration import calibration_metrics
 from rewardkit.eval.report import Report
-from rewardkit.eval.runs._common import (
-    SHOW,
-    EvalRun,
-    clip,
-    config_name,
-    score_all,
-    status_section,
-)
+from rewardkit.eval.runs._common import SHOW, EvalRun, clip, config_name, score_all, status_section
 from rewardkit.types import Sample
 
 

@@ -6,12 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.eval import plots
-from rewardkit.eval._io import (
-    pick,
-    read_rows,
-    status_counts,
-    text_field,
-)
+from rewardkit.eval._io import pick, read_rows, status_counts, text_field
 from rewardkit.eval.diagnostics import feature_correlations
 from rewardkit.eval.pairwise import rewardbench_v1, rewardbench_v2, row_credit, subset_accuracy
 from rewardkit.eval.report import Report, fmt

@@ -7,13 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.eval import plots
-from rewardkit.eval._io import (
-    pick,
-    read_rows,
-    status_counts,
-    step_scores_for,
-    text_field,
-)
+from rewardkit.eval._io import pick, read_rows, status_counts, step_scores_for, text_field
 from rewardkit.eval.processbench import (
     DEFAULT_SWEEP,
     first_wrong_step,
