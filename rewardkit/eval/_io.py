@@ -15,8 +15,8 @@ import orjson
 from rewardkit.io.records import RecordError, iter_records
 from rewardkit.types import RewardResult, Sample
 
-__all__ = ["read_rows", "pick", "text_field", "bool_field", "score_samples", "status_counts", "write_json", "write_jsonl",
-           "print_headline", "step_scores_for"]
+__all__ = ["read_rows", "pick", "text_field", "bool_field", "score_samples", "status_counts", "status_before_fill",
+           "fill_counts", "write_json", "write_jsonl", "print_headline", "step_scores_for"]
 
 
 def read_rows(path: str | Path, limit: int | None = None) -> list[tuple[str, dict[str, Any]]]:
@@ -89,6 +89,21 @@ def score_samples(pipeline: Any, samples: Sequence[Sample], batch_size: int = 25
 
 def status_counts(results: Iterable[RewardResult]) -> dict[str, int]:
     return dict(sorted(Counter(r.status.value for r in results).items()))
+
+
+def status_before_fill(r: RewardResult) -> str:
+    """The status a result would have had without the config's ``fill`` values (the pipeline
+    records it in ``info["status_before_fill"]``): a filled "unparseable" is still unparseable."""
+    before = r.info.get("status_before_fill") if isinstance(r.info, dict) else None
+    return str(before) if before else r.status.value
+
+
+def fill_counts(results: Sequence[RewardResult]) -> dict[str, int] | None:
+    """Statuses before fill, when a fill changed any (else None: nothing was hidden)."""
+    before = [status_before_fill(r) for r in results]
+    if all(b == r.status.value for b, r in zip(before, results, strict=True)):
+        return None
+    return dict(sorted(Counter(before).items()))
 
 
 def step_scores_for(result: RewardResult, bounds: Sequence[tuple[int, int]]) -> list[float | None]:

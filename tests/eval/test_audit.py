@@ -66,3 +66,30 @@ def test_audit_math_verifier_on_math_equiv(shared_data):
     assert m["accuracy"] > 0.8  # the math verifier agrees with the suites' labels on most pairs
     assert sum(m["statuses"].values()) == 120 and m["non_ok"] == 120 - m["statuses"]["ok"]
     assert set(m["by_group"]) >= {"math_verify"}
+
+
+def test_fill_does_not_hide_unparseable():
+    from rewardkit.eval._io import fill_counts, status_before_fill
+    from rewardkit.types import RewardResult
+
+    filled = RewardResult.ok(0.0, info={"status_before_fill": "unparseable"})
+    assert status_before_fill(filled) == "unparseable"
+    assert fill_counts([filled, RewardResult.ok(1.0)]) == {"ok": 1, "unparseable": 1}
+    assert fill_counts([RewardResult.ok(1.0)]) is None
+
+
+def test_audit_with_a_fill_reports_the_hidden_unparseable(tmp_path):
+    from rewardkit.eval.runs import run_audit
+
+    data = tmp_path / "a.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"pred": "no number", "gold": "1", "expected": True}, {"pred": "score=1", "gold": "1", "expected": True}]))
+    cfg = {"rewards": [{"type": "tests.eval._sources:Scripted", "fill": {"unparseable": 0.0}},
+                       {"type": "regex", "pattern": "x", "weight": 0.0}]}
+    run = run_audit(cfg, data, progress=False)
+    if run.metrics["statuses_before_fill"] is None:
+        pytest.skip("this pipeline does not record info['status_before_fill'] yet (it comes with branch correctness)")
+    m = run.metrics
+    assert m["statuses"] == {"ok": 2} and m["statuses_before_fill"] == {"ok": 1, "unparseable": 1}
+    assert m["unparseable_rate"] == 0.0 and m["unparseable_rate_before_fill"] == 0.5
+    assert m["fn"] == 1  # the filled 0 is a rejection

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rewardkit.eval._io import score_samples, write_json, write_jsonl
+from rewardkit.eval._io import fill_counts, score_samples, status_counts, write_json, write_jsonl
 from rewardkit.eval.report import Report
 from rewardkit.types import RewardResult, Sample, completion_text
 
@@ -68,7 +68,17 @@ def why_not_ok(r: RewardResult) -> str:
     return find(r.info) or ""
 
 
-def status_section(rep: Report, statuses: dict[str, int], policy: str) -> None:
+def status_section(rep: Report, results: list[RewardResult], policy: str) -> None:
+    """Status counts (and, when the config's ``fill`` turned failures into scores, the statuses
+    before the fill: a filled "unparseable" is still reported), then how the metrics treat them."""
     rep.heading("Reward statuses")
-    rep.table(["status", "count"], sorted(statuses.items()))
+    counts = status_counts(results)
+    before = fill_counts(results)
+    if before is None:
+        rep.table(["status", "count"], sorted(counts.items()))
+    else:
+        keys = sorted(set(counts) | set(before))
+        rep.table(["status", "count", "before fill"], [[k, counts.get(k, 0), before.get(k, 0)] for k in keys])
+        rep.note("The config's fill values turned some failures into scores; the metrics use the filled "
+                 "scores, the last column shows what was filled.")
     rep.note(policy)

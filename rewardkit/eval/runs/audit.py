@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.eval import plots
-from rewardkit.eval._io import bool_field, pick, read_rows, text_field
+from rewardkit.eval._io import bool_field, fill_counts, pick, read_rows, status_before_fill, text_field
 from rewardkit.eval.audit import audit_metrics, confusion
 from rewardkit.eval.report import Report, fmt
 from rewardkit.eval.runs._common import EvalRun, clip, config_name, score_all, status_section, why_not_ok
@@ -45,7 +45,9 @@ def run_audit(config: Any, input_path: str | Path, *, threshold: float = 0.5, gr
     policy = ("A non-ok verdict counts as a rejection in the confusion matrix (what it costs the policy) and is "
               "also counted by status; 'ok_only' repeats the matrix without those samples")
     metrics = {"kind": "audit", "config": config_name(config), "input": str(input_path), **m,
-               "by_group": by_group, "non_ok_policy": "rejected", "non_ok_policy_text": policy}
+               "by_group": by_group, "non_ok_policy": "rejected", "non_ok_policy_text": policy,
+               "statuses_before_fill": fill_counts(results),
+               "unparseable_rate_before_fill": sum(status_before_fill(r) == "unparseable" for r in results) / len(results)}
 
     def extracted(r: RewardResult) -> str:
         def find(d: Any) -> str | None:
@@ -80,7 +82,7 @@ def run_audit(config: Any, input_path: str | Path, *, threshold: float = 0.5, gr
                                    "false negatives": [by_group[g]["fn"] for g in gn],
                                    "non-ok": [by_group[g]["non_ok"] for g in gn]}, "rows", "Errors by group"),
                    "Where the verifier disagrees with the labels.")
-    status_section(rep, m["statuses"], policy)
+    status_section(rep, results, policy)
 
     def listing(title: str, idx: list[int]) -> None:
         rep.heading(f"{title} ({len(idx)})")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.eval import plots
-from rewardkit.eval._io import bool_field, read_rows, status_counts, text_field
+from rewardkit.eval._io import bool_field, fill_counts, read_rows, status_counts, text_field
 from rewardkit.eval.bon import STEP_AGGREGATIONS, aggregate_steps, best_of_n_curve
 from rewardkit.eval.diagnostics import feature_correlations
 from rewardkit.eval.report import Report
@@ -107,7 +107,8 @@ def run_bon(config: Any, input_path: str | Path, *, ns: Sequence[int] | None = N
         "kind": "bon", "config": config_name(config), "input": str(input_path), **curve,
         "at_max_n": last, "pass_at_1": curve["curve"][0]["oracle"] if curve["curve"][0]["n"] == 1 else None,
         "candidate_auroc": auroc, "n_questions": len(rows), "n_candidates": len(samples),
-        "statuses": statuses, "non_ok_policy": "never_selected", "non_ok_policy_text": policy,
+        "statuses": statuses, "statuses_before_fill": fill_counts(results), "non_ok_policy": "never_selected",
+        "non_ok_policy_text": policy,
         "feature_correlations": corr, "aggregations": list(scores),
     }
     per = [{"id": samples[j].id, "status": results[j].status.value, "score": results[j].score,
@@ -150,7 +151,7 @@ def run_bon(config: Any, input_path: str | Path, *, ns: Sequence[int] | None = N
         rep.table(["feature", "Spearman rho with reward", "p-value", "mean"],
                   [[kk, v["spearman"], v["p_value"], v["mean"]] for kk, v in corr.items()],
                   caption="Reward vs surface features (reward-hacking check)")
-    status_section(rep, statuses, policy)
+    status_section(rep, results, policy)
     # worst: the reward's top pick is wrong although a correct candidate exists, by the largest margin
     worst = []
     for qi, rs in enumerate(per_q):

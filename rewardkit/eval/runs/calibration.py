@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rewardkit.eval import plots
-from rewardkit.eval._io import bool_field, read_rows, status_counts, text_field
+from rewardkit.eval._io import bool_field, fill_counts, read_rows, status_counts, text_field
 from rewardkit.eval.calibration import calibration_metrics
 from rewardkit.eval.report import Report
 from rewardkit.eval.runs._common import SHOW, EvalRun, clip, config_name, score_all, status_section
@@ -46,7 +46,8 @@ def run_calibration(config: Any, input_path: str | Path, *, label_col: str | Non
     policy = "Non-ok rewards are excluded from every metric (no probability); their count is n_excluded"
     metrics = {"kind": "calibration", "config": config_name(config), "input": str(input_path), **cm,
                "probability": "sigmoid(score)" if prob == "sigmoid" else "score", "n_rows": len(rows),
-               "n_excluded": len(rows) - len(ok), "statuses": statuses, "non_ok_policy": "exclude",
+               "n_excluded": len(rows) - len(ok), "statuses": statuses,
+               "statuses_before_fill": fill_counts(results), "non_ok_policy": "exclude",
                "non_ok_policy_text": policy}
     pmap = dict(zip(ok, probs, strict=True))
     per = [{"id": s.id, "label": labels[i], "status": results[i].status.value, "score": results[i].score,
@@ -64,7 +65,7 @@ def run_calibration(config: Any, input_path: str | Path, *, label_col: str | Non
                "Well-separated histograms mean a discriminative reward.")
     rep.table(["bin", "count", "mean probability", "fraction positive"],
               [[f"{'[' if b['lo'] == 0 else '('}{b['lo']:.2f}, {b['hi']:.2f}]", b["count"], b["mean_prob"], b["frac_pos"]] for b in cm["bins"]])
-    status_section(rep, statuses, policy)
+    status_section(rep, results, policy)
     worst = sorted(ok, key=lambda i: -abs(pmap[i] - labels[i]))[:SHOW]
     rep.heading("Most confident mistakes")
     rep.table(["id", "label", "probability", "completion"],

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.eval import plots
-from rewardkit.eval._io import pick, read_rows, status_counts, text_field
+from rewardkit.eval._io import fill_counts, pick, read_rows, status_counts, text_field
 from rewardkit.eval.diagnostics import feature_correlations
 from rewardkit.eval.pairwise import rewardbench_v1, rewardbench_v2, row_credit, subset_accuracy
 from rewardkit.eval.report import Report, fmt
@@ -103,7 +103,8 @@ def run_pairwise(config: Any, input_path: str | Path, *, chosen_col: str = "chos
         "accuracy": (sum(c1) / len(c1)) if c1 else None, "accuracy_v2": (sum(c2) / len(c2)) if c2 else None,  # type: ignore[arg-type]
         "rewardbench_v1": {**rb1, "subsets": per1}, "rewardbench_v2": {**rb2, "subsets": per2},
         "n_rows": len(rows), "n_scored_rows": len(keep), "n_non_ok_rows": n_non_ok, "ties": ties,
-        "statuses": statuses, "non_ok_policy": non_ok, "non_ok_policy_text": policy,
+        "statuses": statuses, "statuses_before_fill": fill_counts(results), "non_ok_policy": non_ok,
+        "non_ok_policy_text": policy,
         "length": {"chosen_longer_fraction": longer_chosen, "decided_rows": len(decided),
                    "reward_prefers_longer_fraction": longer_wins},
         "feature_correlations": corr,
@@ -146,7 +147,7 @@ def run_pairwise(config: Any, input_path: str | Path, *, chosen_col: str = "chos
         rep.table(["feature", "Spearman rho with reward", "p-value", "mean"],
                   [[k, v["spearman"], v["p_value"], v["mean"]] for k, v in corr.items()],
                   caption="Reward vs surface features of the completion (reward-hacking check)")
-    status_section(rep, statuses, policy)
+    status_section(rep, results, policy)
     worst = sorted(scored_rows, key=lambda i: margins[i])[:SHOW]  # type: ignore[arg-type,return-value]
     rep.heading("Rows the reward gets most wrong")
     rep.table(["id", "subset", "margin", "chosen", "best rejected"],

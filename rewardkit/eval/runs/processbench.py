@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardkit.eval import plots
-from rewardkit.eval._io import pick, read_rows, status_counts, step_scores_for, text_field
+from rewardkit.eval._io import fill_counts, pick, read_rows, status_counts, step_scores_for, text_field
 from rewardkit.eval.processbench import (
     DEFAULT_SWEEP,
     first_wrong_step,
@@ -125,7 +125,8 @@ def run_processbench(config: Any, input_path: str | Path, *, threshold: float = 
         "kind": "processbench", "config": config_name(config), "input": str(input_path),
         "threshold": threshold, **main, "threshold_sweep": sweep,
         "best_threshold": None if best is None else {"threshold": best["threshold"], "f1": best["f1"]},
-        "statuses": statuses, "n_rows": len(rows), "n_non_ok": len(rows) - len(ok),
+        "statuses": statuses, "statuses_before_fill": fill_counts(results), "n_rows": len(rows),
+        "n_non_ok": len(rows) - len(ok),
         "non_ok_policy": non_ok, "non_ok_policy_text": policy,
         "unscored_steps": sum(1 for s in step_scores if s is not None for v in s if v is None),
         "step_f1": _step_f1(labels, step_labels, step_scores, keep, threshold),
@@ -190,7 +191,7 @@ def run_processbench(config: Any, input_path: str | Path, *, threshold: float = 
     rep.heading("By generator")
     rep.table(["generator", "n", "error_acc", "correct_acc", "F1"],
               [[k, v["n"], v["error_acc"], v["correct_acc"], v["f1"]] for k, v in main["by_generator"].items()])
-    status_section(rep, statuses, policy)
+    status_section(rep, results, policy)
 
     def show(title: str, idx: list[int]) -> None:
         rep.heading(f"{title} ({len(idx)})")
