@@ -1,4 +1,4 @@
-"""The ``rewardkit`` command: ``score`` (the main job), ``list``, ``generate``, ``serve``."""
+"""The ``rewardkit`` command: ``score`` (the main job), ``list``, ``generate``, ``serve``, ``train``, ``eval``."""
 
 from __future__ import annotations
 
@@ -210,6 +210,18 @@ def _cmd_orm(args: argparse.Namespace) -> int:
     return run_orm_cli(args)
 
 
+def _add_eval(sub: Any) -> None:
+    from rewardkit.eval.cli import add_eval_parser
+
+    add_eval_parser(sub)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from rewardkit.eval.cli import run_eval
+
+    return run_eval(args)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rewardkit", description="Trustworthy, dense rewards for RL on LLMs.")
     parser.add_argument("--version", action="version", version=f"rewardkit {_version()}")
@@ -222,6 +234,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_prm(sub)
     _add_orm(sub)
     _add_train(sub)
+    _add_eval(sub)
     return parser
 
 
@@ -244,7 +257,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve,
-             "models": _cmd_models, "prm": _cmd_prm, "orm": _cmd_orm, "train": _cmd_train}
+             "models": _cmd_models, "prm": _cmd_prm, "orm": _cmd_orm, "train": _cmd_train, "eval": _cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:
