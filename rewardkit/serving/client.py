@@ -202,6 +202,7 @@ class RemoteReward(BaseRewardSource):
         return max(d, min(hint, p.max_backoff)) if hint is not None else d
 
     def _fail(self, n: int, exc: _Failure, endpoint: str) -> list[RewardResult]:
+        # the request failed (unreachable, timed out, bad reply): the server's fault, never the sample's
         info = {"endpoint": endpoint, "fault": "infrastructure"}
         return [RewardResult.fail(exc.status, str(exc), info=dict(info)) for _ in range(n)]
 

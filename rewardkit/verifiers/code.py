@@ -21,9 +21,14 @@ Score and status:
   for HumanEval ``check`` references every ``assert`` inside ``check`` is one test;
 - a fenced block that does not compile -> ``ok`` with score 0 and ``info["syntax_error"]``;
   no fenced block and the whole text does not compile (prose, not code) -> ``unparseable``;
-- the run hit its time limit -> ``timeout`` (score None; the outcomes seen so far are in
-  ``info``); with ``timeout_status: false`` timed-out tests count as failures instead;
-- the sandbox itself failed (worker crash, remote server down) -> ``error``.
+- a time-limit or output-limit overrun is a verdict, as in every programming judge: the tests
+  that did not pass count as failed (score = pass rate, status ``ok``, ``info["verdict"]`` =
+  ``time_limit`` / ``output_limit``). A solution that sleeps past the limit at import scores 0;
+  one that passes 3 of 4 tests and loops on the 4th scores 0.75 (in the harness, tests after the
+  one that hit the limit never run and count as failed). ``timeout_status: true`` restores the
+  old ``timeout`` status (no score; the status policy then gives the failing score);
+- the sandbox itself failed (worker crash, remote server down) or the reference is malformed ->
+  ``error`` with ``info["fault"] = "infrastructure"`` (masked by the trainer adapters).
 
 Pass/fail is decided outside the solution's control (see ``sandbox/_harness.py``): tests report
 over a separate channel with a per-run nonce, unreported tests fail, and values that reach the
@@ -46,6 +51,7 @@ from typing import Any, Literal
 
 from rewardkit.registry import register_source
 from rewardkit.sources import BaseRewardSource, SourceParams
+from rewardkit.status_policy import Fault
 from rewardkit.types import RewardResult, Sample, Status
 from rewardkit.verifiers.sandbox import _harness
 from rewardkit.verifiers.sandbox.spec import Job, Limits, RunResult
@@ -124,6 +130,11 @@ def _defines(src: str, name: str) -> bool:
         for n in tree.body)
 
 
+def _infra(reason: str, **info: Any) -> RewardResult:
+    """An ``error`` that is not the sample's fault (sandbox down, bad reference, a bug): masked."""
+    return RewardResult.fail(Status.ERROR, reason, info={**info, "fault": Fault.INFRASTRUCTURE.value})
+
+
 class CodeParams(SourceParams):
     backend: Literal["local", "sandbox_fusion", "test_program"] = "local"
     url: str | None = None
@@ -135,7 +146,7 @@ class CodeParams(SourceParams):
     max_procs: int = 16
     max_output_kb: int = 64
     io_compare: Literal["exact", "lines", "tokens"] = "lines"
-    timeout_status: bool = True
+    timeout_status: bool = False  # True: a time-limit overrun is status timeout, not a verdict
     prepend_prompt: Literal["auto", "always", "never"] = "auto"
     require_layers: tuple[str, ...] = ()  # local: refuse to run unless these isolation layers are active
 
@@ -184,7 +195,7 @@ class CodeReward(BaseRewardSource):
         try:
             parsed = parse_reference(sample.reference)
         except ValueError as e:
-            return RewardResult.fail(Status.ERROR, f"reference: {e}")
+            return _infra(f"reference: {e}")
         if parsed is None:
             return RewardResult.fail(Status.NOT_APPLICABLE, "reference has no tests, test or io field")
         mode, ref = parsed
@@ -250,8 +261,8 @@ class CodeReward(BaseRewardSource):
                     else:
                         results[i] = self._score_harness(mode, ref, runs[idx[0]], nonce)  # type: ignore[index]
                 except Exception as e:  # noqa: BLE001
-                    results[i] = RewardResult.fail(Status.ERROR, f"{type(e).__name__}: {e}")
-        return [r if r is not None else RewardResult.fail(Status.ERROR, "not scored") for r in results]
+                    results[i] = _infra(f"{type(e).__name__}: {e}")
+        return [r if r is not None else _infra("not scored") for r in results]
 
     @staticmethod
     def _units(mode: str, ref: dict[str, Any]) -> list[str]:
@@ -269,23 +280,27 @@ class CodeReward(BaseRewardSource):
                                "wall_s": run.wall_s, "layers": run.layers}
             if run.stderr:
                 info["stderr_tail"] = run.stderr[-400:]
-        if "timeout" in outcomes and p.timeout_status:
-            return RewardResult.fail(Status.TIMEOUT, "time limit exceeded", info=info)
+        if "timeout" in outcomes:
+            if p.timeout_status:
+                info["fault"] = Fault.SAMPLE.value
+                return RewardResult.fail(Status.TIMEOUT, "time limit exceeded", info=info)
+            info["verdict"] = "time_limit"
+        elif info.get("output_limit"):
+            info["verdict"] = "output_limit"
         rate = passed / total if total else 0.0
         return RewardResult(rate, Status.OK, components={"pass_rate": rate, "all_pass": float(passed == total),
                                                          "compiles": 1.0}, info=info)
 
     def _score_harness(self, mode: str, ref: dict[str, Any], run: RunResult, nonce: str) -> RewardResult:
         if run.status == "error":
-            return RewardResult.fail(Status.ERROR, run.error or "sandbox error",
-                                     info={"sandbox": {"layers": run.layers}})
+            return _infra(run.error or "sandbox error", sandbox={"layers": run.layers})
         units = self._units(mode, ref)
         ev = parse_report(run.report, nonce)
         info: dict[str, Any] = {"mode": mode}
         if ev["syntax_error"] is not None:
             return self._syntax_result(ev["syntax_error"], True, len(units))
         if ev["test_error"] is not None:
-            return RewardResult.fail(Status.ERROR, f"reference tests: {ev['test_error']}")
+            return _infra(f"reference tests: {ev['test_error']}")
         if ev["load_error"] is not None:
             info["load_error"] = ev["load_error"]
         if run.status == "output_limit":
@@ -324,20 +339,22 @@ class CodeReward(BaseRewardSource):
     def _score_io(self, ref: dict[str, Any], runs: list[RunResult]) -> RewardResult:
         p: CodeParams = self.params  # type: ignore[assignment]
         outcomes = []
+        over_output = False
         for (_inp, expected), run in zip(ref["cases"], runs, strict=False):
             if run.status == "error":
-                return RewardResult.fail(Status.ERROR, run.error or "sandbox error")
+                return _infra(run.error or "sandbox error")
             if run.status == "timeout":
                 outcomes.append("timeout")
             elif run.status == "output_limit" or run.stdout_truncated:
                 outcomes.append("fail")
+                over_output = True
             elif run.exit_code != 0:
                 outcomes.append("runtime_error")
             else:
                 outcomes.append("pass" if compare_output(run.stdout, expected, p.io_compare) else "fail")
         last = runs[-1] if runs else None
         bad = next((r for r in runs if r.status != "ok" or r.exit_code != 0), last)
-        return self._finish(outcomes, {"mode": "io"}, bad)
+        return self._finish(outcomes, {"mode": "io", **({"output_limit": True} if over_output else {})}, bad)
 
     def _score_remote_tests(self, plans: list[Any], results: list[RewardResult | None]) -> None:
         calls = []
@@ -352,7 +369,7 @@ class CodeReward(BaseRewardSource):
         outs = self.backend.run_tests_many(calls)
         for (i, mode, _ref, _code, _idx, _n), out in zip(plans, outs, strict=False):
             if isinstance(out, Exception):
-                results[i] = RewardResult.fail(Status.ERROR, str(out))
+                results[i] = _infra(str(out))
                 continue
             outcomes = ["pass" if r else "fail" for r in out]
             results[i] = self._finish(outcomes, {"mode": mode, "sandbox": {"backend": "test_program"}}, None)
