@@ -179,7 +179,7 @@ def _worker_score(samples: list[Sample]) -> list[dict[str, Any]]:
     return [r.to_dict() for r in _WORKER_PIPELINE.score(samples)]
 
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
+def _stop_pool(pool: Any) -> None:
     """Stop now: cancel queued batches and end the running ones (their rows are not committed)."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
@@ -338,12 +338,18 @@ def score_dataset(
     on_error: Literal["skip", "fail"] = "fail",
     progress: bool | None = None,
     limit: int | None = None,
+    backend: Literal["local", "ray"] = "local",
+    ray: dict[str, Any] | None = None,
 ) -> ScoreSummary:
     """Score every record of ``input`` with the pipeline ``config`` and write ``output``.
 
     input: a file/folder path, an iterable of dicts, or None for the embedded synthetic data.
     output: ``.jsonl`` or ``.parquet``; None scores without writing (summary only).
     workers: processes scoring in parallel (>1 pays off for CPU-heavy rewards).
+    backend: ``local`` (this process, or ``workers`` processes) or ``ray``: batches go to a pool of
+    Ray scorer actors (`rewardkit.distributed.ray_backend`; ``ray`` holds its `RayOptions`:
+    address, actors, num_cpus, num_gpus ...). Everything else -- reading, groups, shaping, the
+    resumable output, the summary -- stays here, so both backends write the same rows.
     on_error: ``skip`` lists a bad record in the summary and goes on; ``fail`` stops at it.
     Returns the summary, also written as JSON next to the output (``<output>.summary.json``).
     SIGTERM stops the run like Ctrl-C (KeyboardInterrupt): committed rows stay in the partial file.
@@ -352,6 +358,8 @@ def score_dataset(
         raise ValueError("on_error must be 'skip' or 'fail'")
     if batch_size < 1 or workers < 1:
         raise ValueError("batch_size and workers must be >= 1")
+    if backend not in ("local", "ray"):
+        raise ValueError("backend must be 'local' or 'ray'")
     cfg = load_config(config if config is not None else DEFAULT_CONFIG_PATH)
     cols = columns or ColumnMap()
     cfg_json = cfg.model_dump(mode="json")
@@ -509,8 +517,15 @@ def score_dataset(
         if bar is not None:
             bar.update(len(rows))
 
-    pool: ProcessPoolExecutor | None = None
-    if workers > 1:
+    pool: Any = None  # an executor: a process pool, Ray actors, or None (score in this process)
+    max_pending = 2 * workers
+    if backend == "ray":
+        from rewardkit.distributed.ray_backend import RayExecutor, RayOptions
+
+        pool = RayExecutor(score_cfg, RayOptions.model_validate(ray or {}))
+        max_pending = 2 * pool.size
+        summary.workers = pool.size
+    elif workers > 1:
         import multiprocessing as mp
 
         pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
@@ -527,7 +542,7 @@ def score_dataset(
         samples = [r.sample for r in rows]
         if pool is not None:
             pending.append((rows, pool.submit(_worker_score, samples)))
-            while len(pending) > 2 * workers:
+            while len(pending) > max_pending:
                 flush_one()
         else:
             for r, res in zip(rows, scorer.score(samples), strict=True):
