@@ -63,6 +63,7 @@ CASES: dict[str, tuple[dict, list[tuple[Sample, float | Status]]]] = {
 COVERED_ELSEWHERE: dict[str, str] = {
     "remote": "tests/serving/test_remote_conformance.py (the same checks against a live server)",
     "judge": "tests/judges/test_judge_source.py (the same checks against a live judge server)",
+    "fallback": "tests/judges/test_judge_source.py (numeric with a live judge behind it)",
 }
 
 

@@ -186,3 +186,22 @@ def test_api_key_from_env_never_shown(judge_url, monkeypatch):
     src.setup()
     assert "sk-secret" not in repr(src) and "sk-secret" not in repr(src.backend)
     assert src.score([Sample("q", "helpful")])[0].score == 1.0
+
+
+def test_fallback_hands_only_unparseable_answers_to_the_judge(judge_url, fresh_stats):
+    from rewardkit.registry import build_source
+
+    src = build_source("fallback", primary={"type": "numeric"},
+                       secondary={"type": "judge", "mode": "reference", "rubric": "correctness",
+                                  "base_url": judge_url + "/v1", "model": "scripted", "backoff": 0.01})
+    res = src.score([Sample("2+2?", "The answer is 4", reference="4"),      # numeric decides: 1
+                     Sample("2+2?", "The answer is 5", reference="4"),      # numeric decides: 0
+                     Sample("2+2?", "it is four, i.e. 4 apples", reference="4"),  # unparseable -> judge: 1
+                     Sample("2+2?", "no clue", reference="4")])             # unparseable -> judge: 0
+    assert [r.score for r in res] == [1.0, 0.0, 1.0, 0.0]
+    assert fresh_stats()["requests"] == 2
+    assert res[2].info["fallback"] == {"primary_status": "unparseable", "used": "secondary"}
+    assert res[0].info["fallback"]["used"] is None
+    check_conformance(src, [(Sample("2+2?", "The answer is 4", reference="4"), 1.0),
+                            (Sample("2+2?", "no clue", reference="4"), 0.0),
+                            (Sample("2+2?", "The answer is 4", reference={"gold": 4}), Status.ERROR)])
