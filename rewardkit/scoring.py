@@ -95,6 +95,9 @@ class ScoreSummary:
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     workers: int = 1
+    #: per component, the sums of what its calls cost (an LLM judge's ``judge_usage``: tokens,
+    #: calls, retries, cost), so a run says what it spent
+    usage: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +119,8 @@ class ScoreSummary:
             lines.append(row(k, st))
         lines.append("")
         lines.append("status: " + ", ".join(f"{k}={v}" for k, v in sorted(self.statuses.items())))
+        for comp, u in self.usage.items():
+            lines.append(f"usage of {comp}: " + ", ".join(f"{k}={v:g}" for k, v in u.items()))
         lines.append(
             f"rows: {self.rows} ({self.scored_this_run} scored now, {self.resumed_rows} resumed), "
             f"skipped: {len(self.skipped)}, {self.seconds:.2f} s, {self.throughput:,.0f} rows/s, "
@@ -403,11 +408,22 @@ def score_dataset(
     score_stats = RunningStats()
     comp_stats: dict[str, RunningStats] = {c: RunningStats() for c in pipeline.component_names}
 
+    usage: dict[str, dict[str, float]] = {}
+
     def account(row: dict[str, Any]) -> None:
         status_counts[status_before_fill(row)] += 1  # before any fill: a fill changes the reward, not what happened
         score_stats.add(row["score"])
         for k, v in (row.get("components") or {}).items():
             comp_stats.setdefault(k, RunningStats()).add(v)
+        info = row.get("info")
+        if isinstance(info, dict):
+            for comp, ci in info.items():
+                used = ci.get("judge_usage") if isinstance(ci, dict) else None
+                if isinstance(used, dict):
+                    acc = usage.setdefault(comp, {})
+                    for key, val in used.items():
+                        if isinstance(val, (int, float)):
+                            acc[key] = acc.get(key, 0) + val
 
     writer: ResumableWriter | None = None
     done_ids = IdSet()
@@ -615,6 +631,7 @@ def score_dataset(
     summary.statuses = dict(status_counts)
     summary.score = score_stats.to_dict()
     summary.components = {k: v.to_dict() for k, v in comp_stats.items()}
+    summary.usage = usage
     try:
         if writer is not None:
             out = writer.finalize(summary=(summary_path(writer.path),
