@@ -205,3 +205,16 @@ def test_fallback_hands_only_unparseable_answers_to_the_judge(judge_url, fresh_s
     check_conformance(src, [(Sample("2+2?", "The answer is 4", reference="4"), 1.0),
                             (Sample("2+2?", "no clue", reference="4"), 0.0),
                             (Sample("2+2?", "The answer is 4", reference={"gold": 4}), Status.ERROR)])
+
+
+def test_scoring_summary_counts_judge_usage(judge_url, tmp_path):
+    from rewardkit.scoring import score_dataset
+
+    cfg = {"rewards": [{"type": "judge", "name": "quality", "base_url": judge_url + "/v1", "model": "scripted",
+                        "price_prompt": 1.0, "price_completion": 2.0}]}
+    rows = [{"id": i, "prompt": "q", "completion": "helpful" if i % 2 else f"plain {i}"} for i in range(6)]
+    s = score_dataset(cfg, rows, tmp_path / "out.jsonl", progress=False)
+    u = s.usage["quality"]
+    assert u["calls"] == 6 and u["prompt_tokens"] > 0 and u["completion_tokens"] > 0
+    assert u["cost"] == pytest.approx((u["prompt_tokens"] * 1.0 + u["completion_tokens"] * 2.0) / 1e6, rel=1e-3)
+    assert "usage of quality" in s.table()
