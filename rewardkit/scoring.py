@@ -468,11 +468,12 @@ def score_dataset(
 
     def fail_or_skip(e: RecordError, index: int, rid: Any) -> dict[str, Any] | None:
         if on_error == "fail":
-            if writer is not None:
-                e = RecordError(e.where, f"{e.message} (rows scored before it are kept in {writer.partial}: "
-                                         "fix the record and rerun with --resume, or rerun with --resume "
-                                         "--on-error skip to list bad records and go on)", field=e.field)
-            raise e
+            if writer is not None and writer.rows:
+                hint = (f"rows scored before it are kept in {writer.partial}: fix the record and rerun "
+                        "with --resume, or rerun with --resume --on-error skip to list bad records and go on")
+            else:
+                hint = "fix the record, or rerun with --on-error skip to list bad records and go on"
+            raise RecordError(e.where, f"{e.message} ({hint})", field=e.field)
         if index in listed_rows or e.where in listed_rows:
             return None
         item = e.to_dict()
@@ -610,8 +611,8 @@ def score_dataset(
                 writer.close()
             except OSError:
                 pass  # a full disk: the committed rows are on it already
-            if writer.rows == 0 and not isinstance(exc, (KeyboardInterrupt, RecordError)):
-                writer.discard()  # an unreadable input: nothing to resume, no stale partial file
+            if writer.rows == 0 and not isinstance(exc, KeyboardInterrupt):
+                writer.discard()  # nothing committed: nothing to resume, no stale partial file
         if bar is not None:
             bar.close()
         restore_sigterm()

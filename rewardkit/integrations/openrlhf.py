@@ -70,10 +70,14 @@ def samples_from_openrlhf(queries: Sequence[str], prompts: Sequence[str] | None 
 
 
 def openrlhf_response(results: Sequence[RewardResult], components: Sequence[str] = (),
-                      fill: float = 0.0, policy: StatusPolicy | None = None) -> dict[str, Any]:
+                      fill: float | None = None, policy: StatusPolicy | None = None) -> dict[str, Any]:
     """``{"rewards", "scores", "extra_logs"}`` with plain numbers only: scores resolved by the status
-    ``policy`` (default: `StatusPolicy()`), ``fill`` where it masks, ``reward/valid`` 0.0 there."""
-    policy = (policy or StatusPolicy()).model_copy(update={"masked_score": float(fill)})
+    ``policy`` (default: `StatusPolicy()`); where it masks, ``fill`` (default: the policy's
+    ``masked_score``) and ``reward/valid`` 0.0."""
+    policy = policy or StatusPolicy()
+    if fill is not None:
+        policy = policy.model_copy(update={"masked_score": float(fill)})
+    fill = policy.masked_score
     rewards, valid = policy.resolve_batch(results)
     extra_logs: dict[str, list[float]] = {"reward/valid": [1.0 if v else 0.0 for v in valid]}
     for c in components:
@@ -90,15 +94,16 @@ def reward_func(queries: Sequence[str], prompts: Sequence[str] | None = None,
     """OpenRLHF's Python-function reward: ``{"rewards", "scores", "extra_logs"}`` as tensors.
 
     Keyword arguments (all optional): ``config`` (pipeline path; default ``$REWARDKIT_CONFIG``),
-    ``fill`` (default ``$REWARDKIT_FILL`` or 0.0), ``status_policy`` (a mapping; default the
-    pipeline's). Returns torch tensors like OpenRLHF's own examples when torch is importable (it
+    ``fill`` (default ``$REWARDKIT_FILL``, else the policy's ``masked_score``, 0.0),
+    ``status_policy`` (a mapping; default the pipeline's). Returns torch tensors like OpenRLHF's own examples when torch is importable (it
     always is inside OpenRLHF), else lists.
     """
     pipeline = get_pipeline(kwargs.get("config"))
-    fill = float(kwargs.get("fill", os.environ.get("REWARDKIT_FILL", 0.0)))
+    fill = kwargs.get("fill", os.environ.get("REWARDKIT_FILL"))
     samples = samples_from_openrlhf(list(queries), prompts, labels)
     results = pipeline.score(samples)
-    payload = openrlhf_response(results, getattr(pipeline, "component_names", ()), fill=fill,
+    payload = openrlhf_response(results, getattr(pipeline, "component_names", ()),
+                                fill=None if fill is None else float(fill),
                                 policy=policy_for(pipeline, kwargs.get("status_policy")))
     try:
         import torch

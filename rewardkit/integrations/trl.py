@@ -24,8 +24,8 @@ the other dataset columns (one value per completion) plus ``trainer_state``, ``l
   advantage (TRL >= 1.0 masks it). Change it with ``status_policy=`` (or the pipeline's
   ``status_policy:``); ``fill={"timeout": -1.0}`` adds per-status scores;
 - with ``log_metric`` available (always inside GRPOTrainer) each call logs
-  ``reward/<component>/mean`` and ``reward/status/<status>`` (fraction of completions, counted
-  before any fill);
+  ``reward/<component>/mean``, ``reward/status/<status>`` (fraction of completions, counted
+  before any fill) and ``reward/masked`` (fraction returned as ``None``);
 - the function is ``async`` when the source is I/O-bound (a `RemoteReward` anywhere in it):
   GRPOTrainer then runs it on its event loop concurrently with its other async reward functions.
   Force either form with ``asynchronous=``;
@@ -102,6 +102,7 @@ class RewardFunction:
             before = Counter(status_before_fill(r) for r in results)
             for st in Status:
                 log_metric(f"reward/status/{st.value}", before[st.value] / n)
+            log_metric("reward/masked", sum(v is None for v in out) / n)
             for c in self.components:
                 vals = [r.components[c] for r in results if r.components.get(c) is not None]
                 if vals:

@@ -103,3 +103,17 @@ def test_pipeline_fill_is_a_real_score_and_the_status_is_still_logged():
         assert pairs == [(0.25, True), (0.5, True)], adapter
     d = rk_verl.compute_score("d", "unparseable", "x", None, config=config)
     assert d["status"] == "unparseable"  # counted before the fill
+
+
+def test_the_servers_get_reward_follows_the_same_table():
+    pytest.importorskip("fastapi")
+    from starlette.testclient import TestClient
+
+    from rewardkit.serving.app import ServerSettings, create_app
+
+    names = list(DEFAULT_TABLE)
+    with TestClient(create_app({"rewards": [{"type": SOURCE}]}, ServerSettings(workers=1))) as client:
+        body = client.post("/get_reward", json={"query": ["p" + n for n in names], "prompts": ["p"] * len(names),
+                                                "labels": ["x"] * len(names)}).json()
+    got = list(zip(body["rewards"], [v == 1.0 for v in body["extra_logs"]["reward/valid"]], strict=True))
+    assert got == [(pytest.approx(DEFAULT_TABLE[n][0]), DEFAULT_TABLE[n][1]) for n in names]

@@ -47,6 +47,7 @@ def test_standard_format_reference_column_and_status_policy():
     assert out == [1.0, 0.0, 0.0, 1.0]
     assert log.metrics["reward/status/ok"] == [0.75]
     assert log.metrics["reward/status/unparseable"] == [0.25]
+    assert log.metrics["reward/masked"] == [0.0]
     assert log.metrics["reward/numeric/mean"] == [pytest.approx(2 / 3)]
     (g,) = reward_funcs({"rewards": [{"type": "numeric"}]}, fill={"unparseable": -1.0})
     assert g(["q"], ["dunno"], [[1]], answer=["4"]) == [-1.0]

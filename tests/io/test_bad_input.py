@@ -162,7 +162,8 @@ def test_missing_column_suggests_the_flag_and_close_matches(tmp_path, capsys):
     rc = main(["score", "-i", str(inp), "-o", str(tmp_path / "o.jsonl"), "--no-progress"])
     err = capsys.readouterr().err
     assert rc == 2 and "close matches: 'complet'" in err and "--completion-col NAME" in err
-    assert "in.jsonl:1" in err and "--resume --on-error skip" in err  # how to go on
+    assert "in.jsonl:1" in err and "rerun with --on-error skip" in err  # how to go on
+    assert not list(tmp_path.glob("o.jsonl*"))  # nothing scored yet: no partial file to trip the rerun
 
 
 def test_full_disk_says_free_space_then_resume(tmp_path, capsys, monkeypatch):

@@ -180,3 +180,20 @@ def test_parquet_output_without_pyarrow_fails_before_scoring(tmp_path, capsys, m
     err = capsys.readouterr().err
     assert rc == 2 and "pip install 'rewardkit[data]'" in err and "Traceback" not in err
     assert not list(tmp_path.iterdir())  # nothing scored, nothing written
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_rows_finished_out_of_order_are_published_in_input_order(tmp_path, fmt):
+    """Group shaping finishes a group when its last row is scored: rows reach the partial file out
+    of order, and the published output puts them back."""
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    rows = [{"id": f"r{i}", "group_id": i % 5, "prompt": "p", "completion": f"The answer is {i % 3}",
+             "reference": "1"} for i in range(40)]
+    cfg = {"rewards": [{"type": "numeric"}], "shaping": [{"type": "group_normalize"}]}
+    out = tmp_path / f"o.{fmt}"
+    score_dataset(cfg, rows, out, batch_size=3)
+    got = [r for _, r in iter_records(out)]
+    assert [g["id"] for g in got] == [r["id"] for r in rows]
+    for k in range(5):
+        assert abs(sum(g["score"] for g in got if g["group_id"] == k)) < 1e-9

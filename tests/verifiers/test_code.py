@@ -108,7 +108,7 @@ def test_timeout_status_and_option(code_reward):
     r = score(old_style, fenced("import time\ndef add(a, b):\n    if a == 2:\n        time.sleep(9)\n    return a + b"),
               ADD_TESTS)
     old_style.close()
-    assert r.status is Status.TIMEOUT and r.info["tests"] == ["pass", "timeout", "not_run"]
+    assert r.status is Status.TIMEOUT and r.info["tests"] == ["pass", "timeout", "pass"]  # test 3 re-run
     assert r.score is None and r.info["fault"] == "sample"
 
 

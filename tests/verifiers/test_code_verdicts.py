@@ -59,7 +59,8 @@ def test_io_time_limit_is_a_verdict(judge):
 def test_output_limit_is_a_verdict(judge):
     code = "import sys\ndef f(x):\n    if x == 2:\n        while True:\n            sys.stdout.write('x' * 65536)\n    return x"
     r = judge.score([Sample(prompt="", completion=fenced(code), reference=FOUR)])[0]
-    assert r.status is Status.OK and r.score == pytest.approx(0.25)
+    assert r.status is Status.OK and r.score == pytest.approx(0.75)  # tests 3 and 4 re-run
+    assert r.info["tests"] == ["pass", "output_limit", "pass", "pass"]
     assert r.info["verdict"] == "output_limit"
 
 
@@ -69,3 +70,24 @@ def test_sandbox_failure_is_the_infrastructures_fault(judge):
     r = judge._score_harness("asserts", {"tests": ["assert 1"]}, RunResult(status="error", error="pool gone"), "n")
     assert r.status is Status.ERROR and r.info["fault"] == "infrastructure"
     assert StatusPolicy().resolve(r) == (0.0, False)
+
+
+def test_each_assert_test_gets_its_own_verdict_like_a_judge(judge):
+    """A loop in test 2 of 4 does not sink tests 3 and 4: they run again in a fresh run."""
+    code = "def f(x):\n    while x == 2:\n        pass\n    return x"
+    r = judge.score([Sample(prompt="", completion=fenced(code), reference=FOUR)])[0]
+    assert r.status is Status.OK and r.score == pytest.approx(0.75)
+    assert r.info["tests"] == ["pass", "timeout", "pass", "pass"] and r.info["reruns"] == 1
+    capped = CodeReward(timeout_s=1, workers=1, reruns_after_limit=0)
+    try:
+        r = capped.score([Sample(prompt="", completion=fenced(code), reference=FOUR)])[0]
+    finally:
+        capped.close()
+    assert r.score == pytest.approx(0.25) and r.info["tests"] == ["pass", "timeout", "not_run", "not_run"]
+
+
+def test_a_solution_that_loads_too_slowly_is_not_rerun(judge):
+    r = judge.score([Sample(prompt="", completion=fenced("while True:\n    pass\ndef f(x):\n    return x"),
+                            reference=FOUR)])[0]
+    assert r.score == 0.0 and "reruns" not in r.info
+    assert r.info["tests"] == ["timeout", "not_run", "not_run", "not_run"]
