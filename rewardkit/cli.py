@@ -193,6 +193,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_list(sub)
     _add_generate(sub)
     _add_serve(sub, full=command == "serve")
+    _add_train(sub)
     return parser
 
 
@@ -202,7 +203,20 @@ def _version() -> str:
     return __version__
 
 
-_COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve}
+def _add_train(sub: Any) -> None:
+    from rewardkit.train.run import add_parser  # torch-free module; the recipe imports torch lazily
+
+    add_parser(sub)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from rewardkit.train.run import run_cli
+
+    return run_cli(args)
+
+
+_COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve,
+             "train": _cmd_train}
 
 
 def main(argv: list[str] | None = None) -> int:
