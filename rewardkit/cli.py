@@ -185,6 +185,42 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return int(run_from_args(args) or 0)
 
 
+def _add_models(sub: Any) -> None:
+    from rewardkit.models.offline import add_models_cli
+
+    add_models_cli(sub)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from rewardkit.models.offline import run_models_cli
+
+    return run_models_cli(args)
+
+
+def _add_prm(sub: Any) -> None:
+    from rewardkit.prm.cli import add_prm_cli
+
+    add_prm_cli(sub)
+
+
+def _cmd_prm(args: argparse.Namespace) -> int:
+    from rewardkit.prm.cli import run_prm_cli
+
+    return run_prm_cli(args)
+
+
+def _add_orm(sub: Any) -> None:
+    from rewardkit.orm.cli import add_orm_cli
+
+    add_orm_cli(sub)
+
+
+def _cmd_orm(args: argparse.Namespace) -> int:
+    from rewardkit.orm.cli import run_orm_cli
+
+    return run_orm_cli(args)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rewardkit", description="Trustworthy, dense rewards for RL on LLMs.")
     parser.add_argument("--version", action="version", version=f"rewardkit {_version()}")
@@ -193,6 +229,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_list(sub)
     _add_generate(sub)
     _add_serve(sub, full=command == "serve")
+    _add_models(sub)
+    _add_prm(sub)
+    _add_orm(sub)
     _add_train(sub)
     return parser
 
@@ -216,7 +255,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve,
-             "train": _cmd_train}
+             "models": _cmd_models, "prm": _cmd_prm, "orm": _cmd_orm, "train": _cmd_train}
 
 
 def main(argv: list[str] | None = None) -> int:

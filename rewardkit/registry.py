@@ -40,6 +40,8 @@ _BUILTIN_SOURCES: dict[str, str] = {
     "remote": "rewardkit.serving.client:RemoteReward",
     "judge": "rewardkit.judges.source:JudgeReward",
     "fallback": "rewardkit.fallback:Fallback",
+    "prm": "rewardkit.prm.source:PRMSource",
+    "orm": "rewardkit.orm.source:ORMSource",
 }
 _BUILTIN_TRANSFORMS: dict[str, str] = {
     "group_normalize": "rewardkit.shaping.transforms:GroupNormalize",
