@@ -32,7 +32,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["RayExecutor", "RayOptions"]
+__all__ = ["RayExecutor", "RayOptions", "connect", "default_actors"]
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +57,30 @@ def _ray() -> Any:
     except ImportError:
         raise ImportError("the Ray backend needs Ray: pip install 'rewardkit[ray]'") from None
     return ray
+
+
+def connect(options: RayOptions) -> bool:
+    """Join the cluster at ``options.address`` or start a local instance; True if this call started Ray."""
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True}
+    if options.address is not None:
+        kw["address"] = options.address
+    elif options.local_num_cpus is not None:
+        kw["num_cpus"] = options.local_num_cpus
+    if options.runtime_env is not None:
+        kw["runtime_env"] = options.runtime_env
+    ray.init(**kw)
+    return True
+
+
+def default_actors(options: RayOptions, reserve_cpus: float = 0.0) -> int:
+    """Actors the cluster can hold: GPUs / num_gpus, else (CPUs - reserve) / num_cpus; at least 1."""
+    res = _ray().cluster_resources()
+    if options.num_gpus > 0:
+        return max(1, int(res.get("GPU", 0) // options.num_gpus))
+    return max(1, int((res.get("CPU", 1) - reserve_cpus) // max(options.num_cpus, 1e-9)))
 
 
 def _scorer_class(ray: Any) -> Any:
@@ -89,22 +113,10 @@ class RayExecutor:
 
     def __init__(self, config: dict[str, Any], options: RayOptions | None = None) -> None:
         self.options = options or RayOptions()
-        ray = _ray()
-        self._ray = ray
-        self._started_ray = False
-        if not ray.is_initialized():
-            kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                  "ignore_reinit_error": True}
-            if self.options.address is not None:
-                kw["address"] = self.options.address
-            elif self.options.local_num_cpus is not None:
-                kw["num_cpus"] = self.options.local_num_cpus
-            if self.options.runtime_env is not None:
-                kw["runtime_env"] = self.options.runtime_env
-            ray.init(**kw)
-            self._started_ray = True
+        ray = self._ray = _ray()
+        self._started_ray = connect(self.options)
         o = self.options
-        n = o.actors or self._default_actors()
+        n = o.actors or default_actors(o)
         cls = _scorer_class(ray).options(num_cpus=o.num_cpus, num_gpus=o.num_gpus, max_restarts=-1,
                                          max_task_retries=o.max_task_retries)
         self.actors = [cls.remote(config) for _ in range(n)]
@@ -112,13 +124,6 @@ class RayExecutor:
         self._lock = threading.Lock()
         self._futures: list[concurrent.futures.Future[Any]] = []
         self._rr = itertools.count()
-
-    def _default_actors(self) -> int:
-        res = self._ray.cluster_resources()
-        o = self.options
-        if o.num_gpus > 0:
-            return max(1, int(res.get("GPU", 0) // o.num_gpus))
-        return max(1, int(res.get("CPU", 1) // max(o.num_cpus, 1e-9)))
 
     @property
     def size(self) -> int:
