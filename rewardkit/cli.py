@@ -37,6 +37,15 @@ def _add_score(sub: Any) -> None:
     p.add_argument("--limit", type=int, help="score only the first N records")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--preview", type=int, default=8, help="rows of the scored output to print (0: none)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="where batches are scored: this machine, or Ray scorer actors (needs the ray extra)")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster to join ('auto', 'ray://head:10001'; default: start a local instance)")
+    p.add_argument("--ray-actors", type=int, default=None,
+                   help="scorer actors (default: cluster CPUs / --ray-num-cpus, or GPUs / --ray-num-gpus)")
+    p.add_argument("--ray-num-cpus", type=float, default=1.0, help="CPUs per scorer actor (default: 1)")
+    p.add_argument("--ray-num-gpus", type=float, default=0.0,
+                   help="GPUs per scorer actor (default: 0; 1 for a reward model on a GPU)")
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -53,7 +62,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
             args.config, args.input, output, columns=cols, input_format=args.input_format,
             workers=args.workers, batch_size=args.batch_size, resume=args.resume,
             overwrite=args.overwrite or (default_run and not args.resume), on_error=args.on_error,
-            progress=False if args.no_progress else None, limit=args.limit,
+            progress=False if args.no_progress else None, limit=args.limit, backend=args.backend,
+            ray={"address": args.ray_address, "actors": args.ray_actors, "num_cpus": args.ray_num_cpus,
+                 "num_gpus": args.ray_num_gpus} if args.backend == "ray" else None,
         )
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished rows are kept in {output}.partial; "

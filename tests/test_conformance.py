@@ -62,6 +62,8 @@ CASES: dict[str, tuple[dict, list[tuple[Sample, float | Status]]]] = {
 # tests; they are listed here so the completeness check knows they are covered elsewhere
 COVERED_ELSEWHERE: dict[str, str] = {
     "remote": "tests/serving/test_remote_conformance.py (the same checks against a live server)",
+    "judge": "tests/judges/test_judge_source.py (the same checks against a live judge server)",
+    "fallback": "tests/judges/test_judge_source.py (numeric with a live judge behind it)",
     "prm": "test_model_source_conformance below (a tiny model built at test time)",
     "orm": "test_model_source_conformance below (a tiny model built at test time)",
 }

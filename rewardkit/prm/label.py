@@ -67,6 +67,10 @@ class LabelConfig(BaseModel):
     #: how verifier statuses count (rewardkit.status_policy.StatusPolicy fields)
     status_policy: dict[str, Any] = {}
     progress: bool = True
+    #: where rollouts run: this process, or Ray generator actors plus verifier tasks
+    backend: Literal["local", "ray"] = "local"
+    #: `rewardkit.distributed.ray_backend.RayOptions` fields (address, actors, num_gpus per generator ...)
+    ray: dict[str, Any] = {}
 
 
 class PrefixTask(BaseModel):
@@ -189,22 +193,38 @@ def run_labelling(cfg: LabelConfig, *, generator: Any = None) -> Path:
             res = verifier.score([Sample(t.prompt, t.prefix, reference=t.reference, id=t.id) for t in full])
             _write(f, [_line(t, [r], policy) for t, r in zip(full, res, strict=True)])
             bar.update(len(full))
-        if partial and generator is None:
-            from rewardkit.prm.rollouts import make_generator
+        if partial and cfg.backend == "ray" and generator is None:
+            from rewardkit.distributed.ray_labelling import label_batches
 
-            generator = make_generator(cfg.rollout)
-        step = max(cfg.rollout.prefixes_per_batch, 1)
-        for i in range(0, len(partial), step):
-            batch = partial[i:i + step]
-            prompts = [_rollout_prompt(cfg, t) for t in batch]
-            texts = generator.generate(prompts, cfg.n, _seed(cfg.seed, batch[0].key))
-            samples = [Sample(t.prompt, _join(t.prefix, x, cfg.step_separator), reference=t.reference, id=t.id)
-                       for t, xs in zip(batch, texts, strict=True) for x in xs]
-            res = verifier.score(samples)
+            done_batches = label_batches(cfg, rollout_batches(cfg, partial))
+        else:
+            if partial and generator is None:
+                from rewardkit.prm.rollouts import make_generator
+
+                generator = make_generator(cfg.rollout)
+            done_batches = ((b, verifier.score(rollout_samples(cfg, b, generator.generate(prompts, cfg.n, seed))))
+                            for b, prompts, seed in rollout_batches(cfg, partial))
+        for batch, res in done_batches:  # in completion order: each line is keyed by its prefix
             _write(f, [_line(t, res[j * cfg.n:(j + 1) * cfg.n], policy) for j, t in enumerate(batch)])
             bar.update(len(batch))
     bar.close()
     return assemble(path, records, out / "stepwise.jsonl", label=cfg.label)
+
+
+def rollout_batches(cfg: LabelConfig, partial: Sequence[PrefixTask]
+                    ) -> Iterator[tuple[list[PrefixTask], list[str], int]]:
+    """(prefix batch, rollout prompts, seed) per ``generate`` call; the seed depends only on the
+    batch, so every backend samples the same continuations."""
+    step = max(cfg.rollout.prefixes_per_batch, 1)
+    for i in range(0, len(partial), step):
+        batch = list(partial[i:i + step])
+        yield batch, [_rollout_prompt(cfg, t) for t in batch], _seed(cfg.seed, batch[0].key)
+
+
+def rollout_samples(cfg: LabelConfig, batch: Sequence[PrefixTask], texts: Sequence[Sequence[str]]) -> list[Sample]:
+    """The samples a verifier checks: each prefix followed by each of its ``n`` continuations."""
+    return [Sample(t.prompt, _join(t.prefix, x, cfg.step_separator), reference=t.reference, id=t.id)
+            for t, xs in zip(batch, texts, strict=True) for x in xs]
 
 
 def _rollout_prompt(cfg: LabelConfig, t: PrefixTask) -> str:
