@@ -54,7 +54,7 @@ def test_every_option_has_help_that_shows_its_default(name, action):
         return
     text = action.help % {"default": action.default, "prog": "rewardkit", "choices": action.choices}
     assert "default" in text or "required" in text, f"{name}: help does not say its default: {text!r}"
-    if action.default not in (None, False, True, argparse.SUPPRESS) and "%(default)" not in action.help:
+    if action.default not in (None, False, True, argparse.SUPPRESS, [], ()) and "%(default)" not in action.help:
         assert str(action.default) in text, f"{name}: help states a default other than {action.default!r}"
 
 
