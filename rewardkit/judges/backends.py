@@ -60,11 +60,15 @@ class Completion:
 
 
 class BackendError(RuntimeError):
-    """The judge backend could not answer (after retries). ``timeout`` marks a time-out."""
+    """The judge backend could not answer (after retries). ``timeout`` marks a time-out.
 
-    def __init__(self, message: str, *, timeout: bool = False) -> None:
+    ``usage`` holds what the failed request cost (its retries), so a sample's costs stay honest.
+    """
+
+    def __init__(self, message: str, *, timeout: bool = False, usage: Usage | None = None) -> None:
         super().__init__(message)
         self.timeout = timeout
+        self.usage = usage
 
 
 class JudgeBackend(Protocol):
@@ -239,6 +243,7 @@ class OpenAIBackend:
                 break
             usage.retries += 1
             await asyncio.sleep(self._delay(attempt, hint))
+        last.usage = usage
         raise last
 
     def _completion(self, data: dict[str, Any], usage: Usage, limiter: RateLimiter, est: int) -> Completion:

@@ -276,6 +276,8 @@ class JudgeReward(BaseRewardSource):
                                                                max_tokens=p.max_tokens,
                                                                json_mode=p.structured != "none")
             except BackendError as e:
+                if e.usage is not None:
+                    ask.usage.add(e.usage)
                 ask.failure = str(e)
                 return
             ask.usage.add(comp.usage)

@@ -100,6 +100,7 @@ def test_backend_down_is_infrastructure_not_a_penalty(judge_url):
     r = judge(judge_url, model="down", retries=1).score([Sample("q", "helpful")])[0]
     assert r.status is Status.ERROR and r.score is None and r.info["fault"] == "infrastructure"
     assert "503" in r.info["error"]
+    assert r.info["judge_usage"]["retries"] == 1  # the failed request's retries are still reported
 
 
 def test_unreachable_server_is_infrastructure():
