@@ -13,6 +13,11 @@ every answer it can parse (fast, exact), and only answers it cannot read ("the a
 an unusual notation) go to the judge. ``info["fallback"]`` records the primary's status and, when
 the secondary answered, its source. A status not listed in ``on`` (for example ``error`` from a
 crashed primary) is returned as it is, so the status policy still sees whose fault it was.
+
+A secondary that does not answer ``ok`` (a judge that is down, or whose reply cannot be parsed)
+leaves the primary's result in place, recorded in ``info["fallback"]["secondary_status"]``:
+otherwise a sample's own failure (no readable answer, which costs the policy) would turn into an
+infrastructure error (masked), and a policy could escape the penalty by breaking the judge.
 """
 
 from __future__ import annotations
@@ -64,6 +69,11 @@ class Fallback(BaseRewardSource):
     def _merge(self, first: list[RewardResult], idx: list[int], second: list[RewardResult]) -> list[RewardResult]:
         out = list(first)
         for i, r in zip(idx, second, strict=True):
+            if r.status is not Status.OK:  # no second opinion: the sample's own failure stands
+                out[i].info["fallback"] = {"primary_status": first[i].status.value, "used": None,
+                                           "secondary_status": r.status.value,
+                                           "secondary_error": r.info.get("error")}
+                continue
             r.info["fallback"] = {"primary_status": first[i].status.value, "used": self.secondary.name}
             out[i] = r
         handed = set(idx)

@@ -208,6 +208,20 @@ def test_fallback_hands_only_unparseable_answers_to_the_judge(judge_url, fresh_s
                             (Sample("2+2?", "The answer is 4", reference={"gold": 4}), Status.ERROR)])
 
 
+@pytest.mark.parametrize("model", ["down", "garbage"])
+def test_fallback_keeps_the_samples_own_failure_when_the_judge_fails(judge_url, model):
+    """An unreadable answer must not become a masked infrastructure error because the judge failed."""
+    from rewardkit.registry import build_source
+
+    src = build_source("fallback", primary={"type": "numeric"},
+                       secondary={"type": "judge", "mode": "reference", "rubric": "correctness",
+                                  "base_url": judge_url + "/v1", "model": model, "retries": 0})
+    r = src.score([Sample("2+2?", "no clue", reference="4")])[0]
+    assert r.status is Status.UNPARSEABLE and r.info.get("fault") != "infrastructure"
+    fb = r.info["fallback"]
+    assert fb["used"] is None and fb["primary_status"] == "unparseable" and fb["secondary_status"] == "error"
+
+
 def test_scoring_summary_counts_judge_usage(judge_url, tmp_path):
     from rewardkit.scoring import score_dataset
 
