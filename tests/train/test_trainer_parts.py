@@ -193,6 +193,17 @@ def test_cli_train(tiny, tmp_path):
     assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
 
 
+def test_cli_train_missing_model_folder_is_a_clear_error(tmp_path, capsys):
+    """No Hub lookup (a network traceback) for a model folder that was not prepared."""
+    from rewardkit.cli import main
+
+    p = tmp_path / "train.yaml"
+    p.write_text(json.dumps({"model": {"path": str(tmp_path / "models" / "smollm2")}}))
+    assert main(["train", "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "model.path" in err and "rewardkit models prepare" in err
+
+
 def test_rollout_select_keeps_rows_aligned(tiny):
     tok = bpe_tokenizer()
     rows = [tok(t, add_special_tokens=False)["input_ids"] for t in ("a 1", "b 22", "c 333")]
