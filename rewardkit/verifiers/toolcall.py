@@ -1,0 +1,197 @@
+"""Tool calls: parse them from a completion, score them against gold calls (ToolRL).
+
+Formats read (a completion may use either):
+- Hermes / Qwen: ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` blocks; a block
+  may hold one JSON object, a JSON list, or one object per line (ToolRL's layout);
+- OpenAI: a JSON object with ``tool_calls: [{"type": "function", "function": {"name": ...,
+  "arguments": "<JSON string>"}}]``, or a bare JSON list of calls.
+``arguments`` may be an object or a JSON string of one. A tool-call block that does not parse
+(bad JSON, no name, arguments not an object, an unclosed tag) makes the sample ``unparseable``
+-- never a 0 that looks like a wrong call.
+
+Gold calls come from ``reference`` (a list of calls, or ``{"tool_calls": [...]}``, in the same
+forms); an empty list means "no tool call is expected".
+
+Score (ToolRL, Qian et al., arXiv 2504.13958): with ``match(A, B)`` the multiset Jaccard index
+``|A∩B| / (|A|+|B|-|A∩B|)`` (1 when both are empty),
+
+    S     = match(gold names, predicted names)
+          + Σ_gold g  max over unused predictions p with p.name == g.name of
+                      [ match(keys(g), keys(p)) + #{k in g : p[k] == g[k]} ]     (greedy, each p once)
+    S_max = 1 + Σ_g (1 + |params(g)|)
+
+``scale: unit`` (default) scores ``S / S_max`` in [0, 1]; ``scale: toolrl`` scores ToolRL's
+``R_format + R_correct`` with ``R_correct = 6·S/S_max − 3`` (``[-3, 3]``; 0 when no call is
+expected). Components: ``format`` (calls present exactly when expected, and the ``think_tag`` if
+one is required), ``name`` (the name match), ``param_name`` (mean key match over gold calls),
+``param_value`` (fraction of gold parameters with the right value), ``correct`` (R_correct).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from rewardkit.registry import register_source
+from rewardkit.sources import SampleRewardSource, SourceParams
+from rewardkit.types import RewardResult, Sample, Status
+
+__all__ = ["ToolCallReward", "ToolCall", "parse_tool_calls", "toolrl_score", "UnparseableToolCall"]
+
+ToolCall = tuple[str, dict[str, Any]]
+
+_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+
+
+class UnparseableToolCall(ValueError):
+    """A tool call is there but cannot be read."""
+
+
+def _normalise(obj: Any, where: str) -> ToolCall:
+    if not isinstance(obj, dict):
+        raise UnparseableToolCall(f"{where}: a tool call is an object, got {type(obj).__name__}")
+    if isinstance(obj.get("function"), dict):  # OpenAI: {"type": "function", "function": {...}}
+        obj = obj["function"]
+    name = obj.get("name")
+    if not isinstance(name, str) or not name:
+        raise UnparseableToolCall(f"{where}: tool call without a name")
+    args = obj.get("arguments", obj.get("parameters", {}))
+    if isinstance(args, str):
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except ValueError as e:
+            raise UnparseableToolCall(f"{where}: arguments of {name!r} are not JSON: {e}") from None
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise UnparseableToolCall(f"{where}: arguments of {name!r} must be an object")
+    return name, args
+
+
+def _calls_from_value(value: Any, where: str) -> list[ToolCall]:
+    if isinstance(value, dict) and "tool_calls" in value:
+        value = value["tool_calls"] or []
+    if isinstance(value, dict):
+        return [_normalise(value, where)]
+    if isinstance(value, list):
+        return [_normalise(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise UnparseableToolCall(f"{where}: expected a call or a list of calls")
+
+
+def _block_calls(body: str, k: int) -> list[ToolCall]:
+    body = body.strip()
+    try:
+        return _calls_from_value(json.loads(body), f"<tool_call> #{k + 1}")
+    except ValueError:
+        pass
+    calls = []
+    for j, line in enumerate(x for x in body.splitlines() if x.strip()):
+        try:
+            value = json.loads(line)
+        except ValueError as e:
+            raise UnparseableToolCall(f"<tool_call> #{k + 1} line {j + 1} is not JSON: {e}") from None
+        calls += _calls_from_value(value, f"<tool_call> #{k + 1} line {j + 1}")
+    return calls
+
+
+def parse_tool_calls(text: str) -> list[ToolCall] | None:
+    """The calls in a completion; ``None`` when it makes no call attempt at all.
+
+    Raises `UnparseableToolCall` when a call is there but cannot be read.
+    """
+    if "<tool_call>" in text or "</tool_call>" in text:
+        blocks = _BLOCK.findall(text)
+        if text.count("<tool_call>") != len(blocks) or text.count("</tool_call>") != len(blocks):
+            raise UnparseableToolCall("unbalanced <tool_call> tags")
+        return [c for k, b in enumerate(blocks) for c in _block_calls(b, k)]
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = re.sub(r"^```\w*\s*|\s*```$", "", stripped)
+    if '"tool_calls"' in stripped or (stripped.startswith("[") and '"name"' in stripped):
+        try:
+            value = json.loads(stripped)
+        except ValueError as e:
+            raise UnparseableToolCall(f"tool_calls JSON does not parse: {e}") from None
+        return _calls_from_value(value, "tool_calls")
+    return None
+
+
+def _match(a: Sequence[Any], b: Sequence[Any]) -> float:
+    """Multiset Jaccard index; 1.0 when both are empty."""
+    ca, cb = Counter(a), Counter(b)
+    inter = sum((ca & cb).values())
+    union = len(a) + len(b) - inter
+    return 1.0 if union == 0 else inter / union
+
+
+def toolrl_score(gold: Sequence[ToolCall], pred: Sequence[ToolCall]) -> dict[str, float]:
+    """ToolRL's decomposition for one sample (see the module docstring)."""
+    name = _match([g[0] for g in gold], [p[0] for p in pred])
+    used = [False] * len(pred)
+    key_sum = val_sum = 0.0
+    for gname, gargs in gold:
+        best, best_k, best_v, best_j = -1.0, 0.0, 0.0, -1
+        for j, (pname, pargs) in enumerate(pred):
+            if used[j] or pname != gname:
+                continue
+            k = _match(list(gargs), list(pargs))
+            v = float(sum(1 for key, val in gargs.items() if key in pargs and pargs[key] == val))
+            if k + v > best:
+                best, best_k, best_v, best_j = k + v, k, v, j
+        if best_j >= 0:
+            used[best_j] = True
+            key_sum += best_k
+            val_sum += best_v
+    n_params = sum(len(a) for _, a in gold)
+    s = name + key_sum + val_sum
+    s_max = 1.0 + sum(1 + len(a) for _, a in gold)
+    return {
+        "name": name,
+        "param_name": key_sum / len(gold) if gold else float(not pred),
+        "param_value": val_sum / n_params if n_params else float(name == 1.0),
+        "unit": s / s_max,
+        "correct": (6.0 * s / s_max - 3.0) if gold else 0.0,
+    }
+
+
+class ToolCallParams(SourceParams):
+    scale: Literal["unit", "toolrl"] = "unit"
+    think_tag: str | None = None  # e.g. "think": the format component also needs <think>...</think>
+
+
+@register_source("tool_call")
+class ToolCallReward(SampleRewardSource):
+    """Tool calls against gold calls, ToolRL decomposition (see the module docstring)."""
+
+    Params = ToolCallParams
+
+    def score_one(self, sample: Sample) -> RewardResult:
+        p: ToolCallParams = self.params  # type: ignore[assignment]
+        try:
+            ref = sample.reference
+            gold = _calls_from_value(ref if ref is not None else [], "reference")
+        except UnparseableToolCall as e:
+            return RewardResult.fail(Status.ERROR, f"reference: {e}")
+        try:
+            pred = parse_tool_calls(sample.completion)
+        except UnparseableToolCall as e:
+            return RewardResult.fail(Status.UNPARSEABLE, str(e))
+        calls = pred or []
+        parts = toolrl_score(gold, calls)
+        fmt = (pred is not None and len(calls) > 0) == bool(gold)
+        if p.think_tag:
+            t = p.think_tag
+            body = sample.completion.split(f"<{t}>", 1)[-1].split(f"</{t}>", 1)[0] if f"</{t}>" in sample.completion else ""
+            fmt = fmt and sample.completion.count(f"<{t}>") == 1 and bool(body.strip())
+        if not gold:
+            unit = float(not calls)
+        else:
+            unit = parts["unit"]
+        comps = {"format": float(fmt), "name": parts["name"], "param_name": parts["param_name"],
+                 "param_value": parts["param_value"], "correct": parts["correct"]}
+        score = unit if p.scale == "unit" else comps["format"] + comps["correct"]
+        return RewardResult(score, Status.OK, comps,
+                            info={"calls": [{"name": n, "arguments": a} for n, a in calls][:20]})
