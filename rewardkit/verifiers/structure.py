@@ -111,7 +111,7 @@ class TagStructure(SampleRewardSource):
 # exactly one final answer
 # --------------------------------------------------------------------------------------------
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
-_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*([^\n]+)", re.I)
+_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*([^\n]+?)(?=\.(?:\s|$)|\n|$)", re.I)  # to the sentence's end
 _GSM8K = re.compile(r"####\s*([^\n]+)")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\b")
 _MARKERS = ("boxed", "answer_tag", "answer_is", "gsm8k")

@@ -7,7 +7,9 @@ Language Models", arXiv 2311.07911), keyed by IFEval's instruction ids and takin
 ``response -> bool``. Differences from the reference, on purpose:
 - a missing or invalid kwarg is an error naming the instruction and the key (the reference
   silently draws a *random* value);
-- ``None`` values are dropped (IFEval rows list unused keys as null), other falsy values are kept.
+- ``None`` values are dropped (IFEval rows list unused keys as null), other falsy values are kept;
+- ``keywords:letter_frequency`` counts the character asked for even when it is not a letter
+  (two IFEval prompts ask for '#' and '!'; the reference checks a random letter instead).
 Regexes built from kwargs (keywords, markers) are used as the reference uses them -- unescaped --
 and compiled at build time, so a bad one fails there.
 """
@@ -196,8 +198,11 @@ def _keyword_frequency(*, keyword: str, frequency: int, relation: str) -> Check:
 
 
 def _letter_frequency(*, letter: str, let_frequency: int, let_relation: str) -> Check:
-    if not isinstance(letter, str) or len(letter) != 1 or not ("a" <= letter.lower() <= "z"):
-        raise ValueError(f"letter must be one ASCII letter, got {letter!r}")
+    # IFEval swaps anything but one ASCII letter for a *random* letter; two of its prompts ask for
+    # '#' and '!' -- we count the character the prompt asks for.
+    if not isinstance(letter, str) or len(letter.strip()) != 1:
+        raise ValueError(f"letter must be one character, got {letter!r}")
+    letter = letter.strip()
     ch = letter.lower()
     n, rel = _count("let_frequency", let_frequency), _relation("let_relation", let_relation)
     return lambda r: rel(Counter(r.lower())[ch], n)

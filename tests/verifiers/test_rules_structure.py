@@ -1,0 +1,139 @@
+"""Format / structure rules: tags, single final answer, JSON Schema, code blocks, config errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from rewardkit.config import ConfigError
+from rewardkit.pipeline import Pipeline
+from rewardkit.registry import build_source
+from rewardkit.types import Sample, Status
+
+
+def score(type_, text, reference=None, **params):
+    return build_source(type_, **params).score([Sample("q", text, reference=reference)])[0]
+
+
+# -- tags ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("<think>a</think><answer>1</answer>", 1.0),
+    ("intro <think>a</think>\n\n<answer>1</answer> outro", 1.0),         # text outside: fine unless strict
+    ("<answer>1</answer><think>a</think>", 0.0),                           # order
+    ("<think>a</think>", 0.0),                                             # missing answer
+    ("<think>a</think><answer>1</answer><answer>2</answer>", 0.0),         # twice
+    ("<think> </think><answer>1</answer>", 0.0),                           # empty block
+    ("<think>a<answer>1</answer></think>", 0.0),                           # nested = out of order
+    ("</think>a<think><answer>1</answer>", 0.0),                           # closed before opened
+])
+def test_tags(text, expected):
+    r = score("tags", text)
+    assert r.status is Status.OK and r.score == expected, r
+    assert (r.score == 1.0) == ("reason" not in r.info)
+
+
+def test_tags_strict_and_partial_credit():
+    assert score("tags", "hi <think>a</think><answer>1</answer>", strict=True).score == 0.0
+    assert score("tags", " <think>a</think>\n<answer>1</answer>\n", strict=True).score == 1.0
+    # 3 checks (think ok, answer ok, order); order fails -> 2/3
+    r = score("tags", "<answer>1</answer><think>a</think>", partial_credit=True)
+    assert r.score == pytest.approx(2 / 3)
+    r = score("tags", "<think>a</think> no answer", partial_credit=True)
+    assert r.score == pytest.approx(1 / 3)  # think ok; answer missing; order not established
+    assert score("tags", "<answer>1</answer><think>a</think>", ordered=False).score == 1.0
+    assert score("tags", "<a>x</a><b>y</b><c>z</c>", tags=["a", "b", "c"]).score == 1.0
+
+
+def test_tags_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match=r"rewards\[0\].*tags"):
+        Pipeline({"rewards": [{"type": "tags", "tags": ["<think>"]}]})
+    with pytest.raises(ConfigError, match=r"rewards\[0\].*pattern"):
+        Pipeline({"rewards": [{"type": "regex", "pattern": "(unclosed"}]})
+
+
+# -- single final answer --------------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("so the answer is 5.", 1.0),
+    ("The answer is $\\boxed{5}$.", 1.0),             # the same answer in two markers counts once
+    ("\\boxed{3} or maybe \\boxed{4}", 0.0),          # hedging
+    ("The answer is 3. Actually the answer is 4.", 0.0),
+    ("<answer>7</answer>", 1.0),
+    ("I do not know", 0.0),
+    ("#### 12", 1.0),
+])
+def test_single_answer(text, expected):
+    assert score("single_answer", text).score == expected
+
+
+def test_single_answer_strict_rejects_repeats():
+    text = "\\boxed{5} so again \\boxed{5}"
+    assert score("single_answer", text).score == 1.0
+    assert score("single_answer", text, strict=True).score == 0.0
+    assert score("single_answer", "\\boxed{5}", markers=["answer_is"]).score == 0.0  # only the named markers
+
+
+# -- JSON Schema ----------------------------------------------------------------------------------
+SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
+          "required": ["name", "age"], "additionalProperties": False}
+
+
+@pytest.mark.parametrize("text, expected, comps", [
+    ('{"name": "Ada", "age": 36}', 1.0, {"json_valid": 1.0, "schema_valid": 1.0}),
+    ('Here you go:\n```json\n{"name": "Ada", "age": 36}\n```', 1.0, {"json_valid": 1.0, "schema_valid": 1.0}),
+    ('<answer>{"name": "Ada", "age": 36}</answer>', 1.0, {"json_valid": 1.0, "schema_valid": 1.0}),
+    ('{"name": "Ada", "age": -1}', 0.0, {"json_valid": 1.0, "schema_valid": 0.0}),
+    ('{"name": "Ada"}', 0.0, {"json_valid": 1.0, "schema_valid": 0.0}),
+    ('{"name": "Ada", "age": 36', 0.0, {"json_valid": 0.0, "schema_valid": 0.0}),
+])
+def test_json_schema(text, expected, comps):
+    r = score("json_schema", text, schema=SCHEMA)
+    assert r.status is Status.OK and r.score == expected and r.components == comps, r
+
+
+def test_json_schema_strict_partial_and_reference_schema():
+    fenced = '```json\n{"name": "Ada", "age": 36}\n```'
+    assert score("json_schema", fenced, schema=SCHEMA, strict=True).score == 0.0
+    assert score("json_schema", '{"name": 1}', schema=SCHEMA, partial_credit=0.25).score == 0.25
+    r = score("json_schema", '{"age": 3}', reference={"schema": {"required": ["age"]}})
+    assert r.score == 1.0
+    assert score("json_schema", "[1, 2]").score == 1.0  # no schema anywhere: valid JSON is enough
+    bad = score("json_schema", "{}", reference={"schema": {"type": "no-such-type"}})
+    assert bad.status is Status.ERROR and "reference.schema" in bad.info["error"]
+    assert "age" in score("json_schema", '{"name": "x", "age": "old"}', schema=SCHEMA).info["reason"]
+
+
+def test_json_schema_invalid_schema_fails_at_build_naming_the_key():
+    with pytest.raises(ConfigError, match=r"rewards\[0\].*schema.*invalid JSON Schema"):
+        Pipeline({"rewards": [{"type": "json_schema", "schema": {"type": "no-such-type"}}]})
+    with pytest.raises(ConfigError, match="partial_credit"):
+        Pipeline({"rewards": [{"type": "json_schema", "partial_credit": 2}]})
+
+
+def test_json_schema_survives_pickling_with_its_schema():
+    import pickle
+
+    src = build_source("json_schema", schema=SCHEMA)
+    clone = pickle.loads(pickle.dumps(src))
+    s = [Sample("q", '{"name": "Ada"}')]
+    assert clone.score(s)[0].score == src.score(s)[0].score == 0.0
+
+
+# -- code blocks ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, params, expected", [
+    ("```python\nprint(1)\n```", {}, 1.0),
+    ("text\n```\nx = 1\n```\nmore", {}, 1.0),
+    ("```python\nprint(1)\n", {}, 0.0),                       # never closed
+    ("```python\n\n```", {}, 0.0),                            # empty
+    ("```js\nf()\n```", {"languages": ["python"]}, 0.0),
+    ("```Python\nf()\n```", {"languages": ["python"]}, 1.0),
+    ("```py\na\n```\n```py\nb\n```", {"max_blocks": 1}, 0.0),
+    ("```py\na\n```\n```py\nb\n```", {"min_blocks": 2}, 1.0),
+    ("Here:\n```py\na\n```", {"strict": True}, 0.0),
+    ("```py\na\n```\n", {"strict": True}, 1.0),
+])
+def test_code_block(text, params, expected):
+    assert score("code_block", text, **params).score == expected
+
+
+def test_code_block_config_errors():
+    with pytest.raises(ConfigError, match="max_blocks"):
+        Pipeline({"rewards": [{"type": "code_block", "min_blocks": 2, "max_blocks": 1}]})
