@@ -137,3 +137,21 @@ def test_code_block(text, params, expected):
 def test_code_block_config_errors():
     with pytest.raises(ConfigError, match="max_blocks"):
         Pipeline({"rewards": [{"type": "code_block", "min_blocks": 2, "max_blocks": 1}]})
+
+
+def test_rule_sources_stay_free_of_heavy_imports():
+    import subprocess
+    import sys
+
+    code = (
+        "from rewardkit.registry import build_source\n"
+        "from rewardkit.types import Sample\n"
+        "for n in ('tags', 'single_answer', 'json_schema', 'code_block', 'multiple_choice', 'tool_call',"
+        " 'ifeval', 'repetition', 'language_consistency'):\n"
+        "    build_source(n).score([Sample('Say hi in English.', 'hi there, this is a reply', reference="
+        "{'instruction_id_list': ['punctuation:no_comma'], 'kwargs': [{}], 'answer': 'A'})])\n"
+        "import rewardkit.shaping.transforms, rewardkit.shaping.length\n"
+        "import sys; print(','.join(m for m in ('torch', 'transformers', 'trl', 'datasets') if m in sys.modules))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "", f"rule sources imported {r.stdout.strip()}"

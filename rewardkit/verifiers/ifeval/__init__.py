@@ -114,6 +114,9 @@ class IFEval(SampleRewardSource):
             self._fixed = ([s.id for s in p.instructions],
                            [build_check(s.id, s.kwargs, undetectable_ok=self._ok_undetectable) for s in p.instructions])
         self._cache: dict[tuple[str, str], Check] = {}
+        from rewardkit.verifiers.ifeval.text import warm_up
+
+        warm_up()
 
     def _checks(self, ref: Any) -> tuple[list[str], list[Check]]:
         if self._fixed is not None:

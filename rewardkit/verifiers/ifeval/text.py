@@ -53,6 +53,14 @@ def _treebank() -> Any:
     return NLTKWordTokenizer()
 
 
+def warm_up() -> None:
+    """Load Punkt, the word tokenizer and langdetect's profiles now (importing nltk takes
+    seconds), so that the first scored batch does not pay for it."""
+    _punkt()
+    _treebank()
+    _lang_factory()
+
+
 def sentences(text: str) -> list[str]:
     """Punkt sentences (what ``nltk.sent_tokenize`` returns with the English model)."""
     return _punkt().tokenize(text)
