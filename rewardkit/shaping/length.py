@@ -9,6 +9,8 @@ characters when no tokenizer is at hand); `measure_lengths` gets them.
 - LASER-D: the target ``L_T`` depends on the prompt's difficulty bucket, from the accuracy of its
   rollouts: easy ≥ 2/3, medium ≥ 1/3, hard otherwise. `laser_d_targets` re-picks the bucket
   targets from a monitor set: the smallest candidate ``L`` with ``floor(cov_b(L)·N_b) ≥ 1``.
+- LASER-DE: as LASER-D, and a formatted *wrong* answer longer than ``L_T`` that is not degenerate
+  repetition also gets ``+α`` (explore longer reasoning on failures).
 - DAPO (Yu et al., arXiv 2503.14476) soft overlong punishment: 0 if ``L ≤ L_max − L_cache``;
   ``((L_max − L_cache) − L)/L_cache`` inside the cache window; −1 beyond ``L_max``.
 - Cosine length scaling (Yeo et al., "Demystifying Long Chain-of-Thought Reasoning in LLMs",
@@ -40,8 +42,12 @@ def _out(x: np.ndarray) -> Any:
 
 def laser_reward(correct: Any, length: Any, target: Any, *, formatted: Any = True, alpha: float = 0.5,
                  mode: Literal["reward", "penalty", "hybrid"] = "reward", correct_score: float = 1.0,
-                 wrong_score: float = -0.5, format_fail_score: float = -1.0) -> Any:
-    """LASER ``C(y) + 1[correct]·S(L)``; ``target`` may be one value or one per sample (LASER-D)."""
+                 wrong_score: float = -0.5, format_fail_score: float = -1.0, explore: Any = False) -> Any:
+    """LASER ``C(y) + 1[correct]·S(L)``; ``target`` may be one value or one per sample (LASER-D).
+
+    ``explore`` (LASER-DE): where true (the caller's "not degenerate repetition" test), a formatted
+    wrong answer longer than the target gets ``+α``.
+    """
     c = np.asarray(correct, dtype=bool)
     f = np.asarray(formatted, dtype=bool)
     L = np.asarray(length, dtype=np.float64)
@@ -53,7 +59,8 @@ def laser_reward(correct: Any, length: Any, target: Any, *, formatted: Any = Tru
         step = np.where(short, 0.0, -alpha)
     else:
         step = np.where(short, alpha, -alpha)
-    return _out(base + np.where(f & c, step, 0.0))
+    e = np.asarray(explore, dtype=bool)
+    return _out(base + np.where(f & c, step, 0.0) + np.where(f & ~c & ~short & e, alpha, 0.0))
 
 
 def laser_difficulty(n_correct: int, n: int) -> Bucket:

@@ -590,6 +590,8 @@ class LaserFullParams(LengthParams):
     format_fail_score: float = -1.0
     replace: bool = True            # score = C(y) + S(L); False: score + S(L) (length term only)
     group_by: GroupBy = "group_id"  # LASER-D: the rollouts of one prompt
+    explore: bool = False           # LASER-DE: +alpha for long wrong answers that are not degenerate
+    explore_max_repetition: float = 0.5  # "degenerate" = repeated word-trigram rate above this
 
     @model_validator(mode="after")
     def _one_target(self) -> LaserFullParams:
@@ -602,7 +604,7 @@ class LaserFullParams(LengthParams):
 
 @register_transform("laser")
 class Laser(BaseTransform):
-    """LASER / LASER-D (`rewardkit.shaping.length.laser_reward`): ``C(y) + 1[correct]·S(L)``.
+    """LASER / LASER-D / LASER-DE (`rewardkit.shaping.length.laser_reward`): ``C(y) + 1[correct]·S(L)``.
 
     A missing correctness component counts as not correct and a missing format component as a
     format failure (never a bonus); LASER-D's bucket is the accuracy of the prompt's rollouts in
@@ -641,6 +643,10 @@ class Laser(BaseTransform):
             target = p.target if buckets[i] is None else p.targets[buckets[i]]  # type: ignore[index]
             kw = dict(alpha=p.alpha, mode=p.mode, correct_score=p.correct_score,
                       wrong_score=p.wrong_score, format_fail_score=p.format_fail_score)
+            if p.explore:
+                from rewardkit.verifiers.repetition import repetition_rate
+
+                kw["explore"] = repetition_rate(samples[i].completion, 3) <= p.explore_max_repetition
             full = laser_reward(correct[i], L[i], target, formatted=formatted[i], **kw)
             term = full - laser_reward(correct[i], L[i], target, formatted=formatted[i], **{**kw, "alpha": 0.0})
             extra = {"length": float(L[i]), "length_target": target, "length_term": float(term)}

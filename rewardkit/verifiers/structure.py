@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from typing import Any, Literal
 
 from pydantic import field_validator, model_validator
@@ -230,39 +231,27 @@ def _check_schema(schema: Any) -> Any:
     return cls(schema)
 
 
-class JSONParams(SourceParams):
-    schema_: dict[str, Any] | bool | None = None  # config key: "schema"; None = reference["schema"]
-    strict: bool = False          # the whole completion must be the JSON value
-    partial_credit: float = 0.0   # score of valid JSON that fails the schema
+with warnings.catch_warnings():  # the field is called "schema", as in the config; pydantic's
+    warnings.simplefilter("ignore")  # deprecated BaseModel.schema() is what it shadows
 
-    model_config = SourceParams.model_config | {"populate_by_name": True}
+    class JSONParams(SourceParams):
+        schema: dict[str, Any] | bool | None = None  # None = each sample's reference["schema"]
+        strict: bool = False          # the whole completion must be the JSON value
+        partial_credit: float = 0.0   # score of valid JSON that fails the schema
 
-    @model_validator(mode="before")
-    @classmethod
-    def _alias(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "schema" in data:
-            data = dict(data)
-            data["schema_"] = data.pop("schema")
-        return data
+        @field_validator("schema")
+        @classmethod
+        def _valid_schema(cls, v: Any) -> Any:
+            if v is not None:
+                _check_schema(v)
+            return v
 
-    @field_validator("schema_")
-    @classmethod
-    def _valid_schema(cls, v: Any) -> Any:
-        if v is not None:
-            _check_schema(v)
-        return v
-
-    @field_validator("partial_credit")
-    @classmethod
-    def _unit(cls, v: float) -> float:
-        if not 0.0 <= v <= 1.0:
-            raise ValueError("partial_credit must be in [0, 1]")
-        return v
-
-    def model_dump(self, **kw: Any) -> dict[str, Any]:  # so pickling rebuilds with the config key
-        d = super().model_dump(**kw)
-        d["schema"] = d.pop("schema_")
-        return d
+        @field_validator("partial_credit")
+        @classmethod
+        def _unit(cls, v: float) -> float:
+            if not 0.0 <= v <= 1.0:
+                raise ValueError("partial_credit must be in [0, 1]")
+            return v
 
 
 @register_source("json_schema")
@@ -275,7 +264,7 @@ class JSONSchemaMatch(SampleRewardSource):
 
     def setup(self) -> None:
         p: JSONParams = self.params  # type: ignore[assignment]
-        self._validator = _check_schema(p.schema_) if p.schema_ is not None else None
+        self._validator = _check_schema(p.schema) if p.schema is not None else None
 
     def _validator_for(self, ref: Any) -> Any:
         if self._validator is not None:

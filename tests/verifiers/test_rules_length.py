@@ -30,6 +30,10 @@ def test_laser_vectors():
     assert laser_reward([True, True], [3000, 5000], 4096, mode="penalty").tolist() == [1.0, 0.5]
     assert laser_reward([True, True, False], [3000, 5000, 5000], 4096, mode="hybrid").tolist() == [1.5, 0.5, -0.5]
     assert laser_reward([True, True], [3000, 5000], [2048, 8192]).tolist() == [1.0, 1.5]  # per-sample targets
+    # LASER-DE: a long, formatted, wrong, non-degenerate answer explores (+alpha); short or degenerate does not
+    got = laser_reward([False, False, False, False], [5000, 2000, 5000, 5000], 4096,
+                       formatted=[1, 1, 1, 0], explore=[True, True, False, True])
+    assert got.tolist() == [0.0, -0.5, -0.5, -1.0]
 
 
 def test_laser_d_buckets_and_targets():
@@ -114,6 +118,14 @@ def test_laser_d_uses_the_groups_accuracy():
     res = laser_pipeline(targets={"easy": 10, "medium": 100, "hard": 1000}).score(samples)
     assert [r.info["difficulty"] for r in res] == ["easy"] * 3 + ["medium"] * 3
     assert [r.score for r in res] == [1.0, 1.0, 1.0, 1.5, -0.5, -0.5]
+
+
+def test_laser_de_explores_only_non_degenerate_long_failures():
+    long_wrong = " ".join(f"step {i} checks case {i * 7}." for i in range(12)) + " The answer is 5."
+    loop = "I will check again. " * 12 + "The answer is 5."
+    res = laser_pipeline(target=40, explore=True).score([Sample("q", long_wrong, reference="4"),
+                                                         Sample("q", loop, reference="4")])
+    assert [r.score for r in res] == [0.0, -0.5]
 
 
 def test_laser_missing_components_never_pay_a_bonus():
