@@ -67,6 +67,13 @@ def test_kwargs_errors_name_instruction_and_key():
     # IFEval rows 1122/1129 ask for '#' / '!': counted as asked (the reference draws a random letter)
     hashtags = build_check("keywords:letter_frequency", {"letter": "#", "let_frequency": 2, "let_relation": "at least"})
     assert hashtags("#a #b") and not hashtags("#a")
+    # tables (pandas/parquet) store missing kwargs as NaN and integers as floats
+    import numpy as np
+
+    words = build_check("length_constraints:number_words",
+                        {"num_words": 3.0, "relation": "at least", "num_sentences": float("nan")})
+    assert words("one two three") and not words("one two")
+    assert build_check("keywords:existence", {"keywords": np.array(["river"])})("The River")
     # None values are IFEval's "unused" placeholders
     assert build_check("punctuation:no_comma", {"num_words": None})("no commas")
 

@@ -195,3 +195,31 @@ def test_language_consistency():
     assert fixed.score == pytest.approx(1 - r.score)
     by_ref = src.score([Sample("12?", mixed, reference={"language": "de"})])[0]
     assert by_ref.score == pytest.approx(fixed.score)
+
+
+def test_shipped_config_scores_the_embedded_data_through_rewardkit_score(tmp_path):
+    """math correctness + single-answer format gate + LASER-D, end to end through the CLI."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import rewardkit
+
+    cfg = Path(rewardkit.__file__).parent / "configs" / "math_format_laser.yaml"
+    out = tmp_path / "scored.jsonl"
+    r = subprocess.run([sys.executable, "-m", "rewardkit.cli", "score", "-c", str(cfg), "-o", str(out),
+                        "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == 400 and all(x["status"] == "ok" for x in rows)
+    # every LASER outcome occurs: correct+short, correct+long, wrong, format failure
+    assert {x["score"] for x in rows} == {1.5, 1.0, -0.5, -1.0}
+    for x in rows:
+        if x["components"]["format"] < 1:
+            assert x["score"] == -1.0
+        elif x["components"]["correct"] == 1.0:
+            assert x["score"] == (1.5 if x["info"]["length"] <= x["info"]["length_target"] else 1.0)
+        else:
+            assert x["score"] == -0.5
+    assert {x["info"]["difficulty"] for x in rows} == {"easy", "medium", "hard"}

@@ -7,7 +7,8 @@ Language Models", arXiv 2311.07911), keyed by IFEval's instruction ids and takin
 ``response -> bool``. Differences from the reference, on purpose:
 - a missing or invalid kwarg is an error naming the instruction and the key (the reference
   silently draws a *random* value);
-- ``None`` values are dropped (IFEval rows list unused keys as null), other falsy values are kept;
+- ``None`` (and NaN) values are dropped (IFEval rows list unused keys as null), other falsy values
+  are kept; integral floats become integers (tables with missing values store 3 as 3.0);
 - ``keywords:letter_frequency`` counts the character asked for even when it is not a letter
   (two IFEval prompts ask for '#' and '!'; the reference checks a random letter instead).
 Regexes built from kwargs (keywords, markers) are used as the reference uses them -- unescaped --
@@ -366,6 +367,20 @@ _ALL = {**_BUILDERS, **_EXTRA}
 _LANGUAGE_IDS = {"change_case:english_capital", "change_case:english_lowercase", "language:response_language"}
 
 
+def _absent(v: Any) -> bool:
+    """IFEval's "unused kwarg": None, or NaN where a table (pandas, parquet) turned None into a float."""
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def _plain(v: Any) -> Any:
+    """Integral floats (3.0 from a table with missing values) are the integers IFEval wrote."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):  # numpy arrays / scalars
+        return v.tolist()
+    return v
+
+
 def kwarg_names(instruction_id: str) -> tuple[str, ...]:
     """IFEval's kwargs names for an instruction id."""
     return tuple(p for p in inspect.signature(_lookup(instruction_id)).parameters if p != "undetectable_ok")
@@ -390,7 +405,7 @@ def build_check(instruction_id: str, kwargs: Mapping[str, Any] | None = None, *,
     the response (IFEval: followed).
     """
     builder = _lookup(instruction_id)
-    given = {k: v for k, v in (kwargs or {}).items() if v is not None}
+    given = {k: _plain(v) for k, v in (kwargs or {}).items() if not _absent(v)}
     names = kwarg_names(instruction_id)
     unknown = sorted(set(given) - set(names))
     if unknown:
