@@ -25,6 +25,7 @@ Transforms with running state (`RunningNormalize`, `RMShaping`) have ``state_dic
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -106,9 +107,11 @@ class BaseTransform:
         info.setdefault("raw_score", res.score)
         info["shaping"] = [*info.get("shaping", []), self.name]
         info.update(extra)
-        if not np.isfinite(score):
+        score = float(score)
+        if not math.isfinite(score):
             return self._error(res, f"{self.name}: shaped score is not finite ({score})")
-        return replace(res, score=float(score), info=info)
+        # the constructor, not dataclasses.replace: 4x cheaper on the per-sample hot path
+        return RewardResult(score, res.status, res.components, res.steps, res.token_scores, res.token_spans, info)
 
     def _error(self, res: RewardResult, reason: str) -> RewardResult:
         info = dict(res.info)
@@ -631,28 +634,32 @@ class Laser(BaseTransform):
                 t = tally.setdefault(k, [0, 0])
                 t[0] += int(c)
                 t[1] += 1
-            buckets = [laser_difficulty(*tally[k]) for k in keys]
+            bucket_of = {k: laser_difficulty(*t) for k, t in tally.items()}
+            buckets = [bucket_of[k] for k in keys]
+        target = np.array([p.target if b is None else p.targets[b] for b in buckets],  # type: ignore[index]
+                          dtype=np.float64)
+        kw: dict[str, Any] = dict(mode=p.mode, correct_score=p.correct_score, wrong_score=p.wrong_score,
+                                  format_fail_score=p.format_fail_score)
+        if p.explore:
+            from rewardkit.verifiers.repetition import repetition_rate
+
+            kw["explore"] = [repetition_rate(s.completion, 3) <= p.explore_max_repetition for s in samples]
+        safe_L = np.nan_to_num(L, nan=0.0)
+        full = np.atleast_1d(laser_reward(correct, safe_L, target, formatted=formatted, alpha=p.alpha, **kw))
+        base = np.atleast_1d(laser_reward(correct, safe_L, target, formatted=formatted, alpha=0.0, **kw))
+        fulls, bases, Ls, targets = full.tolist(), base.tolist(), L.tolist(), target.tolist()
         out = []
         for i, r in enumerate(results):
             if not r.is_ok:
                 out.append(r)
-                continue
-            if not np.isfinite(L[i]):
+            elif not math.isfinite(Ls[i]):
                 out.append(self._error(r, f"laser: {_no_length(p)}"))
-                continue
-            target = p.target if buckets[i] is None else p.targets[buckets[i]]  # type: ignore[index]
-            kw = dict(alpha=p.alpha, mode=p.mode, correct_score=p.correct_score,
-                      wrong_score=p.wrong_score, format_fail_score=p.format_fail_score)
-            if p.explore:
-                from rewardkit.verifiers.repetition import repetition_rate
-
-                kw["explore"] = repetition_rate(samples[i].completion, 3) <= p.explore_max_repetition
-            full = laser_reward(correct[i], L[i], target, formatted=formatted[i], **kw)
-            term = full - laser_reward(correct[i], L[i], target, formatted=formatted[i], **{**kw, "alpha": 0.0})
-            extra = {"length": float(L[i]), "length_target": target, "length_term": float(term)}
-            if buckets[i] is not None:
-                extra["difficulty"] = buckets[i]
-            out.append(self._shaped(r, full if p.replace else r.score + term, **extra))
+            else:
+                term = fulls[i] - bases[i]
+                extra = {"length": Ls[i], "length_target": int(targets[i]), "length_term": term}
+                if buckets[i] is not None:
+                    extra["difficulty"] = buckets[i]
+                out.append(self._shaped(r, fulls[i] if p.replace else r.score + term, **extra))
         return out
 
 
@@ -681,15 +688,17 @@ class CosineLength(BaseTransform):
         p: CosineParams = self.params  # type: ignore[assignment]
         L = _lengths(samples, p)
         correct = np.nan_to_num(_components(results, [p.correct])[:, 0], nan=-np.inf) >= p.correct_min
+        v = np.atleast_1d(cosine_length_reward(correct, np.nan_to_num(L, nan=0.0), p.max_len,
+                                               correct_short=p.correct_short, correct_long=p.correct_long,
+                                               wrong_short=p.wrong_short, wrong_long=p.wrong_long,
+                                               exceed=p.exceed))
         out = []
-        for r, n, c in zip(results, L, correct, strict=True):
+        for r, n, x in zip(results, L, v, strict=True):
             if not r.is_ok:
                 out.append(r)
             elif not np.isfinite(n):
                 out.append(self._error(r, f"cosine_length: {_no_length(p)}"))
             else:
-                v = float(cosine_length_reward(c, n, p.max_len, correct_short=p.correct_short,
-                                               correct_long=p.correct_long, wrong_short=p.wrong_short,
-                                               wrong_long=p.wrong_long, exceed=p.exceed))
-                out.append(self._shaped(r, v if p.replace else r.score + v, length=float(n), length_reward=v))
+                out.append(self._shaped(r, float(x) if p.replace else r.score + float(x), length=float(n),
+                                        length_reward=float(x)))
         return out
