@@ -23,7 +23,8 @@ from rewardkit.sources import SampleRewardSource, SourceParams
 from rewardkit.types import RewardResult, Sample, Status
 from rewardkit.verifiers._extract import find_boxed
 
-__all__ = ["TagStructure", "SingleAnswer", "JSONSchemaMatch", "CodeBlock", "extract_json", "final_answers"]
+__all__ = ["TagStructure", "SingleAnswer", "JSONSchemaMatch", "CodeBlock", "extract_json", "final_answers",
+           "code_blocks"]
 
 _TAG_NAME = re.compile(r"^[A-Za-z_][\w.:-]*$")
 
@@ -210,7 +211,7 @@ def extract_json(text: str, *, strict: bool = False) -> tuple[Any, str | None]:
             continue
         try:
             return json.loads(cand), where
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             continue
     return None, None
 
@@ -296,7 +297,29 @@ class JSONSchemaMatch(SampleRewardSource):
 # --------------------------------------------------------------------------------------------
 # fenced code blocks
 # --------------------------------------------------------------------------------------------
-_CODE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.S | re.M)
+def code_blocks(text: str) -> tuple[list[tuple[str, str]], bool]:
+    """``([(language, body), ...], text_outside)`` of the closed fenced blocks, in one pass over
+    the lines (a regex with a lazy body is quadratic on many unclosed fences)."""
+    blocks: list[tuple[str, str]] = []
+    outside = False
+    lang: str | None = None
+    body: list[str] = []
+    for line in text.split("\n"):
+        s = line.strip()
+        if lang is None:
+            if line.lstrip(" \t").startswith("```"):
+                info = s[3:].strip().split()
+                lang, body = (info[0].lower() if info else ""), []
+            elif s:
+                outside = True
+        elif s == "```":
+            blocks.append((lang, "\n".join(body)))
+            lang = None
+        else:
+            body.append(line)
+    if lang is not None:  # an unclosed fence: its text is not a block
+        outside = True
+    return blocks, outside
 
 
 class CodeBlockParams(SourceParams):
@@ -323,9 +346,8 @@ class CodeBlock(SampleRewardSource):
 
     def score_one(self, sample: Sample) -> RewardResult:
         p: CodeBlockParams = self.params  # type: ignore[assignment]
-        text = sample.completion
-        blocks = [(m.group(1).lower(), m.group(2)) for m in _CODE.finditer(text)]
-        blocks = [(lang, body) for lang, body in blocks if body.strip()]
+        found, outside = code_blocks(sample.completion)
+        blocks = [(lang, body) for lang, body in found if body.strip()]
         if p.languages is not None:
             want = {x.lower() for x in p.languages}
             blocks = [(lang, body) for lang, body in blocks if lang in want]
@@ -334,6 +356,6 @@ class CodeBlock(SampleRewardSource):
             return _fail(f"{n} matching code block(s), need at least {p.min_blocks}")
         if p.max_blocks is not None and n > p.max_blocks:
             return _fail(f"{n} code blocks, at most {p.max_blocks} allowed")
-        if p.strict and _CODE.sub("", text).strip():
+        if p.strict and outside:
             return _fail("text outside the code blocks (strict)")
         return RewardResult(1.0, Status.OK, info={"blocks": n})

@@ -62,7 +62,7 @@ def _normalise(obj: Any, where: str) -> ToolCall:
     if isinstance(args, str):
         try:
             args = json.loads(args) if args.strip() else {}
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise UnparseableToolCall(f"{where}: arguments of {name!r} are not JSON: {e}") from None
     if args is None:
         args = {}
@@ -84,14 +84,18 @@ def _calls_from_value(value: Any, where: str) -> list[ToolCall]:
 def _block_calls(body: str, k: int) -> list[ToolCall]:
     body = body.strip()
     try:
-        return _calls_from_value(json.loads(body), f"<tool_call> #{k + 1}")
+        value = json.loads(body)
+    except RecursionError:
+        raise UnparseableToolCall(f"<tool_call> #{k + 1}: JSON nested too deeply") from None
     except ValueError:
-        pass
+        value = None
+    if value is not None:
+        return _calls_from_value(value, f"<tool_call> #{k + 1}")
     calls = []
     for j, line in enumerate(x for x in body.splitlines() if x.strip()):
         try:
             value = json.loads(line)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise UnparseableToolCall(f"<tool_call> #{k + 1} line {j + 1} is not JSON: {e}") from None
         calls += _calls_from_value(value, f"<tool_call> #{k + 1} line {j + 1}")
     return calls
@@ -103,9 +107,12 @@ def parse_tool_calls(text: str) -> list[ToolCall] | None:
     Raises `UnparseableToolCall` when a call is there but cannot be read.
     """
     if "<tool_call>" in text or "</tool_call>" in text:
-        blocks = _BLOCK.findall(text)
-        if text.count("<tool_call>") != len(blocks) or text.count("</tool_call>") != len(blocks):
+        n_open = text.count("<tool_call>")
+        if n_open != text.count("</tool_call>"):  # checked first: the lazy regex is slow on unclosed tags
             raise UnparseableToolCall("unbalanced <tool_call> tags")
+        blocks = _BLOCK.findall(text)
+        if len(blocks) != n_open:
+            raise UnparseableToolCall("nested or interleaved <tool_call> tags")
         return [c for k, b in enumerate(blocks) for c in _block_calls(b, k)]
     stripped = text.strip()
     if stripped.startswith("```"):
@@ -113,7 +120,7 @@ def parse_tool_calls(text: str) -> list[ToolCall] | None:
     if '"tool_calls"' in stripped or (stripped.startswith("[") and '"name"' in stripped):
         try:
             value = json.loads(stripped)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise UnparseableToolCall(f"tool_calls JSON does not parse: {e}") from None
         return _calls_from_value(value, "tool_calls")
     return None

@@ -155,3 +155,30 @@ def test_rule_sources_stay_free_of_heavy_imports():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "", f"rule sources imported {r.stdout.strip()}"
+
+
+# -- untrusted outputs: adversarial shapes finish (linear scans) with a verdict, not an error -------
+@pytest.mark.timeout(30)  # a quadratic scan of these inputs takes minutes
+@pytest.mark.parametrize("type_, text, reference, status, score_", [
+    ("code_block", "```py\n" * 20000, None, Status.OK, 0.0),                      # 20k unclosed fences
+    ("json_schema", "[" * 100000, None, Status.OK, 0.0),                          # too deep for json: no JSON
+    ("tool_call", "<tool_call>{" * 20000, [{"name": "f"}], Status.UNPARSEABLE, None),
+    ("tool_call", "<tool_call>" + "[" * 100000 + "</tool_call>", [{"name": "f"}], Status.UNPARSEABLE, None),
+    ("tool_call", "<tool_call>" * 5000 + "</tool_call>" * 5000, [{"name": "f"}], Status.UNPARSEABLE, None),
+    ("single_answer", "\\boxed{" * 20000, None, Status.OK, 0.0),
+    ("multiple_choice", "answer is " * 20000, "A", Status.UNPARSEABLE, None),
+    ("tags", "<think>" * 20000 + "</think>" * 20000, None, Status.OK, 0.0),
+], ids=["unclosed-fences", "deep-json", "unclosed-tool-calls", "deep-tool-call-json", "nested-tool-calls",
+        "unclosed-boxed", "answer-markers", "repeated-tags"])
+def test_adversarial_outputs(type_, text, reference, status, score_):
+    r = build_source(type_).score([Sample("q", text, reference=reference)])[0]
+    assert r.status is status and r.score == score_, r
+
+
+def test_code_blocks_parser():
+    from rewardkit.verifiers.structure import code_blocks
+
+    assert code_blocks("a\n```py\nx\n```\nb") == ([("py", "x")], True)
+    assert code_blocks("```\n```") == ([("", "")], False)
+    assert code_blocks("  ```js extra info\nf()\n  ```  ") == ([("js", "f()")], False)
+    assert code_blocks("```py\nnever closed") == ([], True)

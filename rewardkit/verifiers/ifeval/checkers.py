@@ -134,7 +134,7 @@ def _json_format() -> Check:
         v = v.removesuffix("```").strip()
         try:
             json.loads(v)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False
         return True
     return check
