@@ -61,6 +61,7 @@ class LanguageConsistency(SampleRewardSource):
     """Share of the completion (by letters) in the target language, in [0, 1]."""
 
     Params = LanguageParams
+    cpu_heavy = True  # langdetect per segment: milliseconds per completion
 
     def _target(self, sample: Sample) -> str | None:
         p: LanguageParams = self.params  # type: ignore[assignment]

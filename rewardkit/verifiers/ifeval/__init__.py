@@ -105,6 +105,7 @@ class IFEval(SampleRewardSource):
     """IFEval instruction following: strict/loose, prompt-/instruction-level (see module doc)."""
 
     Params = IFEvalParams
+    cpu_heavy = True  # milliseconds per response (langdetect, Punkt): worth a process pool in the server
 
     def setup(self) -> None:
         p: IFEvalParams = self.params  # type: ignore[assignment]
