@@ -117,13 +117,35 @@ def parse_tool_calls(text: str) -> list[ToolCall] | None:
     stripped = text.strip()
     if stripped.startswith("```"):
         stripped = re.sub(r"^```\w*\s*|\s*```$", "", stripped)
-    if '"tool_calls"' in stripped or (stripped.startswith("[") and '"name"' in stripped):
+    if stripped.startswith("[") and '"name"' in stripped:
         try:
             value = json.loads(stripped)
         except (ValueError, RecursionError) as e:
-            raise UnparseableToolCall(f"tool_calls JSON does not parse: {e}") from None
+            raise UnparseableToolCall(f"tool-call list does not parse: {e}") from None
         return _calls_from_value(value, "tool_calls")
+    if '"tool_calls"' in stripped:
+        return _calls_from_value(_tool_calls_object(stripped), "tool_calls")
     return None
+
+
+def _tool_calls_object(text: str) -> dict[str, Any]:
+    """The JSON object holding ``"tool_calls"``, also inside other text (a chat turn's content
+    followed by its calls): decoded from the nearest ``{`` before the key that parses."""
+    dec = json.JSONDecoder()
+    key = text.find('"tool_calls"')
+    i, err = key, "no object around it"
+    for _ in range(64):  # bounded: a few candidate braces, never a scan of every position
+        i = text.rfind("{", 0, i)
+        if i < 0:
+            break
+        try:
+            value, _end = dec.raw_decode(text, i)
+        except (ValueError, RecursionError) as e:
+            err = str(e)
+            continue
+        if isinstance(value, dict) and "tool_calls" in value:
+            return value
+    raise UnparseableToolCall(f"tool_calls JSON does not parse: {err}")
 
 
 def _match(a: Sequence[Any], b: Sequence[Any]) -> float:

@@ -99,6 +99,7 @@ def test_toolrl_greedy_matches_exhaustive_on_distinct_names():
                  "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})}}]}),
      [("get_weather", {"city": "Paris"})]),
     ('[{"name": "f", "arguments": {}}]', [("f", {})]),
+    ('Let me check the weather.\n{"tool_calls": [{"function": {"name": "w", "arguments": "{}"}}]}', [("w", {})]),
     ("I will just answer: 42", None),
 ])
 def test_parse_tool_calls(text, calls):
@@ -141,3 +142,16 @@ def test_tool_call_source_components_and_scales():
                                Sample("q", '<tool_call>{"name": "f"}</tool_call>', reference={"tool_calls": []})])
     assert [x.score for x in none_expected] == [1.0, 0.0]
     assert none_expected[0].components["correct"] == 0.0
+
+
+def test_chat_message_tool_calls_reach_the_tool_call_source():
+    """A TRL/OpenAI conversational completion: the assistant turn's tool_calls (content null)."""
+    msgs = [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]}]
+    s = Sample("q", msgs, reference=[{"name": "get_weather", "arguments": {"city": "Paris"}}])
+    assert "None" not in s.completion
+    assert build_source("tool_call").score([s])[0].score == 1.0
+    with_text = Sample("q", [{"role": "assistant", "content": "Checking.", "tool_calls": msgs[0]["tool_calls"]}],
+                       reference=[{"name": "get_weather", "arguments": {"city": "Rome"}}])
+    r = build_source("tool_call").score([with_text])[0]
+    assert r.components["name"] == 1.0 and r.components["param_value"] == 0.0
