@@ -24,7 +24,7 @@ from rewardkit.types import RewardResult, Sample, Status
 from rewardkit.verifiers._extract import find_boxed
 
 __all__ = ["TagStructure", "SingleAnswer", "JSONSchemaMatch", "CodeBlock", "extract_json", "final_answers",
-           "code_blocks"]
+           "code_blocks", "tag_contents"]
 
 _TAG_NAME = re.compile(r"^[A-Za-z_][\w.:-]*$")
 
@@ -112,20 +112,69 @@ class TagStructure(SampleRewardSource):
 # --------------------------------------------------------------------------------------------
 # exactly one final answer
 # --------------------------------------------------------------------------------------------
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*([^\n]+?)(?=\.(?:\s|$)|\n|$)", re.I)  # to the sentence's end
 _GSM8K = re.compile(r"####\s*([^\n]+)")
 _BOXED = re.compile(r"\\(?:boxed|fbox)\b")
 _MARKERS = ("boxed", "answer_tag", "answer_is", "gsm8k")
 
 
+def _brace_matches(text: str) -> dict[int, int]:
+    """Position of each ``{`` -> its matching ``}``, in one pass (unmatched braces are absent)."""
+    match: dict[int, int] = {}
+    stack: list[int] = []
+    for i, c in enumerate(text):
+        if c == "{":
+            stack.append(i)
+        elif c == "}" and stack:
+            match[stack.pop()] = i
+    return match
+
+
 def _boxed_all(text: str) -> list[str]:
+    """Contents of every ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces), linear in the text."""
+    marks = list(_BOXED.finditer(text))
+    if not marks:
+        return []
+    match = _brace_matches(text)
     out = []
-    for m in _BOXED.finditer(text):
-        inner = find_boxed(text[m.start():m.end()] + text[m.end():].split("\\boxed", 1)[0].split("\\fbox", 1)[0])
-        if inner is not None:
-            out.append(inner)
+    for m in marks:
+        i = m.end()
+        while i < len(text) and text[i] == " ":
+            i += 1
+        if i < len(text) and text[i] == "{" and i in match:
+            out.append(text[i + 1:match[i]])
     return out
+
+
+def tag_contents(text: str, tag: str, *, ignore_case: bool = False) -> tuple[list[str], bool]:
+    """``(contents of every <tag>...</tag>, well_formed)`` in one pass over the tags.
+
+    Pairs each opening tag with the next closing one (as the lazy regex ``<t>(.*?)</t>`` does, but
+    linear even for thousands of unclosed tags); ``well_formed`` is False when tags nest, a closing
+    tag has no opening one, or a tag is never closed.
+    """
+    rx = _TAG_RX.get((tag, ignore_case))
+    if rx is None:
+        rx = re.compile(rf"<(/?){re.escape(tag)}>", re.I if ignore_case else 0)
+        _TAG_RX[(tag, ignore_case)] = rx
+    out: list[str] = []
+    ok = True
+    start = -1
+    for m in rx.finditer(text):
+        if not m.group(1):  # opening
+            if start >= 0:
+                ok = False  # nested: its text stays part of the open block
+            else:
+                start = m.end()
+        elif start >= 0:
+            out.append(text[start:m.start()])
+            start = -1
+        else:
+            ok = False  # a closing tag without an opening one
+    return out, ok and start < 0
+
+
+_TAG_RX: dict[tuple[str, bool], re.Pattern[str]] = {}
 
 
 def _norm_answer(a: str) -> str:
@@ -143,7 +192,7 @@ def final_answers(text: str, markers: tuple[str, ...] = _MARKERS) -> list[tuple[
         if kind == "boxed":
             found = _boxed_all(text) if "box" in text else []
         elif kind == "answer_tag":
-            found = _ANSWER_TAG.findall(text) if "<" in text else []
+            found = tag_contents(text, "answer", ignore_case=True)[0] if "<" in text else []
         elif kind == "answer_is":
             found = _ANSWER_IS.findall(text)
         else:
@@ -184,7 +233,6 @@ class SingleAnswer(SampleRewardSource):
 # --------------------------------------------------------------------------------------------
 # JSON (against a JSON Schema)
 # --------------------------------------------------------------------------------------------
-_FENCE = re.compile(r"```[ \t]*(?:json|JSON|Json)?[ \t]*\n(.*?)```", re.S)
 
 
 def extract_json(text: str, *, strict: bool = False) -> tuple[Any, str | None]:
@@ -196,10 +244,10 @@ def extract_json(text: str, *, strict: bool = False) -> tuple[Any, str | None]:
     """
     cands: list[tuple[str, str]] = [(text.strip(), "whole")]
     if not strict:
-        fences = _FENCE.findall(text)
+        fences = [body for lang, body in code_blocks(text)[0] if lang in ("json", "")] if "```" in text else []
         if fences:
             cands.append((fences[-1].strip(), "fenced"))
-        tags = _ANSWER_TAG.findall(text) if "<answer>" in text else []
+        tags = tag_contents(text, "answer", ignore_case=True)[0] if "<" in text else []
         if tags:
             cands.append((tags[-1].strip(), "answer_tag"))
         for o, c in ("{}", "[]"):

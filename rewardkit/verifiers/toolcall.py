@@ -43,8 +43,6 @@ __all__ = ["ToolCallReward", "ToolCall", "parse_tool_calls", "toolrl_score", "Un
 
 ToolCall = tuple[str, dict[str, Any]]
 
-_BLOCK = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
-
 
 class UnparseableToolCall(ValueError):
     """A tool call is there but cannot be read."""
@@ -107,12 +105,11 @@ def parse_tool_calls(text: str) -> list[ToolCall] | None:
     Raises `UnparseableToolCall` when a call is there but cannot be read.
     """
     if "<tool_call>" in text or "</tool_call>" in text:
-        n_open = text.count("<tool_call>")
-        if n_open != text.count("</tool_call>"):  # checked first: the lazy regex is slow on unclosed tags
-            raise UnparseableToolCall("unbalanced <tool_call> tags")
-        blocks = _BLOCK.findall(text)
-        if len(blocks) != n_open:
-            raise UnparseableToolCall("nested or interleaved <tool_call> tags")
+        from rewardkit.verifiers.structure import tag_contents
+
+        blocks, well_formed = tag_contents(text, "tool_call")
+        if not well_formed:
+            raise UnparseableToolCall("unbalanced or nested <tool_call> tags")
         return [c for k, b in enumerate(blocks) for c in _block_calls(b, k)]
     stripped = text.strip()
     if stripped.startswith("```"):

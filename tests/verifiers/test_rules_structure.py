@@ -168,11 +168,29 @@ def test_rule_sources_stay_free_of_heavy_imports():
     ("single_answer", "\\boxed{" * 20000, None, Status.OK, 0.0),
     ("multiple_choice", "answer is " * 20000, "A", Status.UNPARSEABLE, None),
     ("tags", "<think>" * 20000 + "</think>" * 20000, None, Status.OK, 0.0),
+    ("json_schema", "```json\n" * 20000, None, Status.OK, 0.0),
+    ("single_answer", "</answer>" + "<answer>" * 30000, None, Status.OK, 0.0),
+    ("single_answer", "\\boxed{" * 100000 + "}", None, Status.OK, 0.0),           # only an empty box closes
+    ("tool_call", "</tool_call>" + "<tool_call>" * 30000 + "</tool_call>" * 29999, [{"name": "f"}],
+     Status.UNPARSEABLE, None),
 ], ids=["unclosed-fences", "deep-json", "unclosed-tool-calls", "deep-tool-call-json", "nested-tool-calls",
-        "unclosed-boxed", "answer-markers", "repeated-tags"])
+        "unclosed-boxed", "answer-markers", "repeated-tags", "unclosed-json-fences", "unclosed-answer-tags",
+        "deep-boxed", "stray-close-tool-call"])
 def test_adversarial_outputs(type_, text, reference, status, score_):
     r = build_source(type_).score([Sample("q", text, reference=reference)])[0]
     assert r.status is status and r.score == score_, r
+
+
+def test_tag_contents_pairs_like_the_lazy_regex():
+    import re
+
+    from rewardkit.verifiers.structure import tag_contents
+
+    for text in ["<a>1</a> x <a>2</a>", "<a>1<a>2</a>", "</a><a>x</a>", "<A>y</A>", "<a>open", ""]:
+        want = re.findall(r"<a>(.*?)</a>", text, re.S | re.I)
+        assert tag_contents(text, "a", ignore_case=True)[0] == want, text
+    assert tag_contents("<a>1</a><a>2</a>", "a")[1] is True
+    assert [tag_contents(t, "a")[1] for t in ["<a>1<a>2</a>", "</a><a>x</a>", "<a>open"]] == [False] * 3
 
 
 def test_code_blocks_parser():
