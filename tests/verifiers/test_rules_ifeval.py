@@ -136,3 +136,21 @@ def test_loose_variants_are_ifevals_eight():
     v = loose_variants("first\n*mid*\nlast")
     assert v == ["first\n*mid*\nlast", "first\nmid\nlast", "*mid*\nlast", "first\n*mid*", "*mid*",
                  "mid\nlast", "first\nmid", "mid"]
+
+
+def test_loose_shortcut_equals_checking_every_variant(shared_data):
+    """The source re-checks only strict failures on the loose variants; a plain loop checks all."""
+    import random
+
+    from rewardkit.verifiers.ifeval import follows
+
+    rows = read_jsonl(shared_data / "ifeval.jsonl")[::4]
+    rng = random.Random(0)
+    pieces = ["Sure, here you go:", "<<My Title>>", "*a highlight* and *another*", "no commas at all",
+              "P.S. thanks", "Section 1 text", "* bullet", '"quoted"', "ALL CAPS HERE", "Any other questions?"]
+    src = build_source("ifeval")
+    samples = [Sample(r["prompt"], "\n".join(rng.sample(pieces, 4)), reference=r) for r in rows]
+    for s, res in zip(samples, src.score(samples), strict=True):
+        _, checks = src._checks(s.reference)
+        assert res.info["followed_strict"] == follows(checks, s.completion, loose=False)
+        assert res.info["followed_loose"] == follows(checks, s.completion, loose=True)

@@ -69,21 +69,20 @@ class IFEvalParams(SourceParams):
         return v
 
 
+def _followed(check: Check, variants: list[str]) -> bool:
+    for v in variants:
+        try:
+            if check(v):
+                return True
+        except ValueError:  # a checker that rejects the response's form (rephrase): not followed
+            continue
+    return False
+
+
 def follows(checks: list[Check], response: str, *, loose: bool) -> list[bool]:
     """Per-instruction verdicts for one response (IFEval's strict or loose rule)."""
     variants = [v for v in (loose_variants(response) if loose else [response]) if v.strip()]
-    out = []
-    for check in checks:
-        ok = False
-        for v in variants:
-            try:
-                if check(v):
-                    ok = True
-                    break
-            except ValueError:  # a checker that rejects the response's form (rephrase): not followed
-                continue
-        out.append(ok)
-    return out
+    return [_followed(c, variants) for c in checks]
 
 
 def _from_reference(ref: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -145,9 +144,10 @@ class IFEval(SampleRewardSource):
         if not checks:
             return RewardResult.fail(Status.NOT_APPLICABLE, "no instructions for this sample")
         strict = follows(checks, sample.completion, loose=False)
-        # loose >= strict instruction by instruction: only re-check what strict did not pass
-        loose = strict if all(strict) else [
-            s or follows([c], sample.completion, loose=True)[0] for s, c in zip(strict, checks, strict=True)]
+        loose = strict
+        if not all(strict):  # loose >= strict (the response is its own first variant): re-check failures only
+            variants = [v for v in loose_variants(sample.completion)[1:] if v.strip()]
+            loose = [s or _followed(c, variants) for s, c in zip(strict, checks, strict=True)]
         n = len(checks)
         comps = {
             "prompt_strict": float(all(strict)),
