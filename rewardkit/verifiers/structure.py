@@ -42,6 +42,7 @@ class TagParams(SourceParams):
     nonempty: bool = True         # each block has non-whitespace content
     strict: bool = False          # nothing but the blocks (and whitespace) in the completion
     partial_credit: bool = False  # score = fraction of the checks passed instead of all-or-nothing
+    prefix: str = ""              # text the chat template already put before the completion ("<think>\n")
 
     @field_validator("tags")
     @classmethod
@@ -71,7 +72,7 @@ class TagStructure(SampleRewardSource):
 
     def score_one(self, sample: Sample) -> RewardResult:
         p: TagParams = self.params  # type: ignore[assignment]
-        text = sample.completion
+        text = p.prefix + sample.completion if p.prefix else sample.completion
         spans: list[tuple[int, int] | None] = []
         problems: list[str] = []
         for t in p.tags:

@@ -41,6 +41,9 @@ def test_tags_strict_and_partial_credit():
     assert r.score == pytest.approx(1 / 3)  # think ok; answer missing; order not established
     assert score("tags", "<answer>1</answer><think>a</think>", ordered=False).score == 1.0
     assert score("tags", "<a>x</a><b>y</b><c>z</c>", tags=["a", "b", "c"]).score == 1.0
+    # R1-style templates end the prompt with "<think>\n": the completion starts inside the block
+    assert score("tags", "reasoning</think><answer>1</answer>", prefix="<think>\n").score == 1.0
+    assert score("tags", "reasoning</think><answer>1</answer>").score == 0.0
 
 
 def test_tags_config_errors_name_the_key():
