@@ -219,5 +219,6 @@ class ToolCallReward(SampleRewardSource):
         comps = {"format": float(fmt), "name": parts["name"], "param_name": parts["param_name"],
                  "param_value": parts["param_value"], "correct": parts["correct"]}
         score = unit if p.scale == "unit" else comps["format"] + comps["correct"]
+        # the decomposition also goes to info: a Pipeline keeps each component's info, not its components
         return RewardResult(score, Status.OK, comps,
-                            info={"calls": [{"name": n, "arguments": a} for n, a in calls][:20]})
+                            info={"components": dict(comps), "calls": [{"name": n, "arguments": a} for n, a in calls][:20]})

@@ -155,3 +155,13 @@ def test_chat_message_tool_calls_reach_the_tool_call_source():
                        reference=[{"name": "get_weather", "arguments": {"city": "Rome"}}])
     r = build_source("tool_call").score([with_text])[0]
     assert r.components["name"] == 1.0 and r.components["param_value"] == 0.0
+
+
+def test_toolrl_components_survive_a_pipeline():
+    from rewardkit.pipeline import Pipeline
+
+    gold = [{"name": "search", "arguments": {"q": "x", "k": 5}}]
+    text = '<tool_call>{"name": "search", "arguments": {"q": "x", "k": 3}}</tool_call>'
+    p = Pipeline({"rewards": [{"type": "tool_call", "name": "tools"}, {"type": "repetition", "weight": 0.0}]})
+    r = p.score([Sample("q", text, reference=gold)])[0]
+    assert r.score == 0.75 and r.info["tools"]["components"]["param_value"] == 0.5

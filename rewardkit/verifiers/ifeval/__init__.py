@@ -156,5 +156,7 @@ class IFEval(SampleRewardSource):
             "instruction_loose": sum(loose) / n,
         }
         score_by: str = self.params.score_by  # type: ignore[attr-defined]
+        # the metrics also go to info: a Pipeline keeps each component's info, not its components
         return RewardResult(comps[score_by], Status.OK, comps,
-                            info={"instruction_ids": ids, "followed_strict": strict, "followed_loose": loose})
+                            info={"components": dict(comps), "instruction_ids": ids, "followed_strict": strict,
+                                  "followed_loose": loose})
