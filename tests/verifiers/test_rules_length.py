@@ -223,3 +223,55 @@ def test_shipped_config_scores_the_embedded_data_through_rewardkit_score(tmp_pat
         else:
             assert x["score"] == -0.5
     assert {x["info"]["difficulty"] for x in rows} == {"easy", "medium", "hard"}
+
+
+def naive_laser(c, L, T, f, alpha, mode, explore):
+    """REWARD_METHODS §8 written as a plain loop body."""
+    base = -1.0 if not f else (1.0 if c else -0.5)
+    if not f:
+        return base
+    if c:
+        if mode == "reward":
+            return base + (alpha if L <= T else 0.0)
+        if mode == "penalty":
+            return base - (alpha if L > T else 0.0)
+        return base + (alpha if L <= T else -alpha)
+    return base + (alpha if (explore and L > T) else 0.0)
+
+
+@pytest.mark.parametrize("mode", ["reward", "penalty", "hybrid"])
+def test_laser_vectorised_equals_naive_loop(mode):
+    rng = np.random.default_rng(1)
+    n = 500
+    c, f, e = (rng.random(n) < 0.5), (rng.random(n) < 0.8), (rng.random(n) < 0.5)
+    L, T = rng.integers(0, 10, n) * 500, rng.integers(1, 10, n) * 500   # ties L == T included
+    fast = laser_reward(c, L, T, formatted=f, alpha=0.3, mode=mode, explore=e)
+    slow = [naive_laser(*args, 0.3, mode, ex) for args, ex in zip(zip(c, L, T, f), e, strict=True)]
+    assert fast.tolist() == pytest.approx(slow)
+
+
+def test_laser_d_transform_is_permutation_invariant_and_matches_a_naive_grouping():
+    rng = np.random.default_rng(2)
+    samples = []
+    for g in range(12):
+        k = int(rng.integers(1, 9))   # groups of 1..8, one-member groups included
+        for _ in range(k):
+            right = rng.random() < (g % 4) / 3
+            samples.append(Sample("q", ("The answer is 4." if right else "The answer is 5.") + " x" * int(rng.integers(0, 40)),
+                                  reference="4", group_id=f"g{g}"))
+    pipe = laser_pipeline(targets={"easy": 30, "medium": 50, "hard": 70})
+    res = pipe.score(samples)
+    # naive: bucket from each group's accuracy, then the LASER formula per sample
+    acc: dict[str, list[int]] = {}
+    for s, r in zip(samples, res, strict=True):
+        acc.setdefault(s.group_id, []).append(int(r.components["correct"] == 1.0))
+    for s, r in zip(samples, res, strict=True):
+        a = acc[s.group_id]
+        bucket = laser_difficulty(sum(a), len(a))
+        T = {"easy": 30, "medium": 50, "hard": 70}[bucket]
+        assert r.info["difficulty"] == bucket
+        assert r.score == naive_laser(r.components["correct"] == 1.0, len(s.completion), T, True, 0.5, "reward", False)
+    perm = rng.permutation(len(samples))
+    res_p = pipe.score([samples[i] for i in perm])
+    assert [r.score for r in res_p] == [res[i].score for i in perm]
+    assert pipe.score([]) == []
