@@ -246,7 +246,7 @@ def test_laser_vectorised_equals_naive_loop(mode):
     c, f, e = (rng.random(n) < 0.5), (rng.random(n) < 0.8), (rng.random(n) < 0.5)
     L, T = rng.integers(0, 10, n) * 500, rng.integers(1, 10, n) * 500   # ties L == T included
     fast = laser_reward(c, L, T, formatted=f, alpha=0.3, mode=mode, explore=e)
-    slow = [naive_laser(*args, 0.3, mode, ex) for args, ex in zip(zip(c, L, T, f), e, strict=True)]
+    slow = [naive_laser(*args, 0.3, mode, ex) for args, ex in zip(zip(c, L, T, f, strict=True), e, strict=True)]
     assert fast.tolist() == pytest.approx(slow)
 
 
