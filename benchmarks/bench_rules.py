@@ -118,6 +118,8 @@ def bench_format_length(n: int) -> dict[str, Any]:
         src = build_source(name, **params)
         batch = samples if ref is None else [Sample(s.prompt, s.completion, reference=ref) for s in samples]
         rows[f"source alone: {name}"] = rate(src.score, batch)
+    lang = build_source("language_consistency")  # langdetect per sentence: timed on the first 1,000
+    rows["source alone: language_consistency (1,000)"] = rate(lang.score, samples[:1000], repeat=1)
     return rows
 
 

@@ -195,6 +195,12 @@ def test_language_consistency():
     assert fixed.score == pytest.approx(1 - r.score)
     by_ref = src.score([Sample("12?", mixed, reference={"language": "de"})])[0]
     assert by_ref.score == pytest.approx(fixed.score)
+    # code, tags and LaTeX are not language; Chinese inside an English answer is
+    tidy = ("<think>We add the two numbers and check the result carefully.</think>\n```python\nprint(sum([1, 2]))\n```\n"
+            "So the total is $\\frac{3}{1}$, which is the final answer for this question.")
+    assert src.score([Sample(q_en, tidy)])[0].score == 1.0
+    zh = src.score([Sample(q_en, "The sky is blue because of scattering. 这是因为瑞利散射使蓝光更多地散射到我们的眼睛里。")])[0]
+    assert 0.2 < zh.score < 0.8 and set(zh.info["fractions"]) == {"en", "zh"}
 
 
 def test_shipped_config_scores_the_embedded_data_through_rewardkit_score(tmp_path):
