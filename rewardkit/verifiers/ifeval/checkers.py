@@ -54,7 +54,7 @@ def _regex(key: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
         raise ValueError(f"{key} {pattern!r} is not a valid regular expression: {e}") from None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)  # two language checks of one prompt see the same text; few entries bound the memory
 def _language(text: str) -> str | None:
     try:
         return _t.detect_language(text)
