@@ -571,10 +571,10 @@ class LaserBonus(BaseTransform):
         for r, n, gv in zip(results, L, g, strict=True):
             if not r.is_ok:
                 out.append(r)
-            elif not np.isfinite(n) or not np.isfinite(gv):
-                out.append(self._error(r, f"laser_bonus: missing length or component {p.gate!r}"))
-            else:
-                bonus = p.alpha if (gv >= p.gate_min and n <= p.target) else 0.0
+            elif not np.isfinite(n):
+                out.append(self._error(r, f"laser_bonus: {_no_length(p)}"))
+            else:  # a gate component without a score (a failed format gate upstream) earns no bonus
+                bonus = p.alpha if (np.isfinite(gv) and gv >= p.gate_min and n <= p.target) else 0.0
                 out.append(self._shaped(r, r.score + bonus, length_bonus=bonus))
         return out
 

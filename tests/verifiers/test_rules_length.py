@@ -137,6 +137,11 @@ def test_laser_missing_components_never_pay_a_bonus():
     assert res[0].score == -0.5  # unknown correctness = not correct
     bad = t([Sample("q", "x")], [RewardResult(None, Status.UNPARSEABLE)])
     assert bad[0].status is Status.UNPARSEABLE  # non-ok results pass through
+    from rewardkit.shaping.transforms import LaserBonus
+
+    gated = LaserBonus(gate="correct", target=100, unit="chars")([Sample("q", "x")],
+                                                                   [RewardResult(-1.0, Status.OK, {"correct": None})])
+    assert gated[0].score == -1.0 and gated[0].info["length_bonus"] == 0.0
 
 
 def test_length_transforms_config_errors_and_missing_lengths():
