@@ -49,7 +49,7 @@ class RepetitionParams(SourceParams):
 
 @register_source("repetition")
 class Repetition(SampleRewardSource):
-    """``1 − repeated-n-gram rate`` (or ``−max_penalty · rate``); the rate is in ``info``."""
+    """``1 − repeated-n-gram rate`` (or ``−max_penalty · rate``); the rate is component ``repetition_rate``."""
 
     Params = RepetitionParams
 
