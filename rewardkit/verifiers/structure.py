@@ -119,14 +119,19 @@ _BOXED = re.compile(r"\\(?:boxed|fbox)\b")
 _MARKERS = ("boxed", "answer_tag", "answer_is", "gsm8k")
 
 
-def _brace_matches(text: str) -> dict[int, int]:
-    """Position of each ``{`` -> its matching ``}``, in one pass (unmatched braces are absent)."""
+_BRACE = re.compile(r"[{}]")
+
+
+def _brace_matches(text: str, start: int = 0) -> dict[int, int]:
+    """Position of each ``{`` from ``start`` on -> its matching ``}``, in one pass (unmatched
+    braces are absent)."""
     match: dict[int, int] = {}
     stack: list[int] = []
-    for i, c in enumerate(text):
-        if c == "{":
+    for m in _BRACE.finditer(text, start):
+        i = m.start()
+        if text[i] == "{":
             stack.append(i)
-        elif c == "}" and stack:
+        elif stack:
             match[stack.pop()] = i
     return match
 
@@ -136,7 +141,7 @@ def _boxed_all(text: str) -> list[str]:
     marks = list(_BOXED.finditer(text))
     if not marks:
         return []
-    match = _brace_matches(text)
+    match = _brace_matches(text, marks[0].start())
     out = []
     for m in marks:
         i = m.end()
