@@ -22,8 +22,9 @@ Score (ToolRL, Qian et al., arXiv 2504.13958): with ``match(A, B)`` the multiset
 
 ``scale: unit`` (default) scores ``S / S_max`` in [0, 1]; ``scale: toolrl`` scores ToolRL's
 ``R_format + R_correct`` with ``R_correct = 6·S/S_max − 3`` (``[-3, 3]``; 0 when no call is
-expected). Components: ``format`` (calls present exactly when expected, and the ``think_tag`` if
-one is required), ``name`` (the name match), ``param_name`` (mean key match over gold calls),
+expected). Components: ``format`` (calls present exactly when expected; a ``think_tag`` block if
+one is required; a ``response_tag`` block when no call is expected and one is required -- ToolRL's
+``<think>`` / ``<tool_call>`` / ``<response>`` layout), ``name`` (the name match), ``param_name`` (mean key match over gold calls),
 ``param_value`` (fraction of gold parameters with the right value), ``correct`` (R_correct).
 """
 
@@ -183,9 +184,18 @@ def toolrl_score(gold: Sequence[ToolCall], pred: Sequence[ToolCall]) -> dict[str
     }
 
 
+def _one_block(text: str, tag: str) -> bool:
+    """Exactly one non-empty, well-formed ``<tag>...</tag>`` block."""
+    from rewardkit.verifiers.structure import tag_contents
+
+    blocks, ok = tag_contents(text, tag)
+    return ok and len(blocks) == 1 and bool(blocks[0].strip())
+
+
 class ToolCallParams(SourceParams):
     scale: Literal["unit", "toolrl"] = "unit"
-    think_tag: str | None = None  # e.g. "think": the format component also needs <think>...</think>
+    think_tag: str | None = None     # e.g. "think": the format component also needs <think>...</think>
+    response_tag: str | None = None  # e.g. "response": with no call expected, format needs <response>...</response>
 
 
 @register_source("tool_call")
@@ -209,9 +219,9 @@ class ToolCallReward(SampleRewardSource):
         parts = toolrl_score(gold, calls)
         fmt = (pred is not None and len(calls) > 0) == bool(gold)
         if p.think_tag:
-            t = p.think_tag
-            body = sample.completion.split(f"<{t}>", 1)[-1].split(f"</{t}>", 1)[0] if f"</{t}>" in sample.completion else ""
-            fmt = fmt and sample.completion.count(f"<{t}>") == 1 and bool(body.strip())
+            fmt = fmt and _one_block(sample.completion, p.think_tag)
+        if p.response_tag and not gold:
+            fmt = fmt and _one_block(sample.completion, p.response_tag)
         if not gold:
             unit = float(not calls)
         else:

@@ -165,3 +165,14 @@ def test_toolrl_components_survive_a_pipeline():
     p = Pipeline({"rewards": [{"type": "tool_call", "name": "tools"}, {"type": "repetition", "weight": 0.0}]})
     r = p.score([Sample("q", text, reference=gold)])[0]
     assert r.score == 0.75 and r.info["tools"]["components"]["param_value"] == 0.5
+
+
+def test_toolrl_format_with_think_and_response_blocks():
+    src = build_source("tool_call", think_tag="think", response_tag="response")
+    res = src.score([
+        Sample("q", "<think>no tool needed</think><response>Paris.</response>", reference=[]),
+        Sample("q", "<think>no tool needed</think>Paris.", reference=[]),
+        Sample("q", '<think>x</think><tool_call>{"name": "f"}</tool_call>', reference=[{"name": "f"}]),
+    ])
+    assert [r.components["format"] for r in res] == [1.0, 0.0, 1.0]
+    assert [r.score for r in res] == [1.0, 1.0, 1.0]  # unit scale: the format is a component, not the score
