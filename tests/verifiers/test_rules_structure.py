@@ -196,6 +196,26 @@ def test_tag_contents_pairs_like_the_lazy_regex():
     assert [tag_contents(t, "a")[1] for t in ["<a>1<a>2</a>", "</a><a>x</a>", "<a>open"]] == [False] * 3
 
 
+def test_tag_contents_equals_the_lazy_regex_on_random_text():
+    import re
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from rewardkit.verifiers.structure import tag_contents
+
+    pieces = st.lists(st.sampled_from(["<a>", "</a>", "<A>", "</A>", "x", " ", "\n", "<b>", "a>"]), max_size=30)
+
+    @settings(max_examples=300, deadline=None)
+    @given(pieces)
+    def check(parts):
+        text = "".join(parts)
+        assert tag_contents(text, "a", ignore_case=True)[0] == re.findall(r"<a>(.*?)</a>", text, re.S | re.I)
+        assert tag_contents(text, "a")[0] == re.findall(r"<a>(.*?)</a>", text, re.S)
+
+    check()
+
+
 def test_code_blocks_parser():
     from rewardkit.verifiers.structure import code_blocks
 
