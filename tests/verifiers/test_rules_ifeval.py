@@ -154,3 +154,24 @@ def test_loose_shortcut_equals_checking_every_variant(shared_data):
         _, checks = src._checks(s.reference)
         assert res.info["followed_strict"] == follows(checks, s.completion, loose=False)
         assert res.info["followed_loose"] == follows(checks, s.completion, loose=True)
+
+
+def test_ifeval_rows_score_through_score_dataset(shared_data, tmp_path):
+    import json
+
+    from rewardkit.scoring import score_dataset
+
+    rows = read_jsonl(shared_data / "ifeval.jsonl")[:20]
+    path = tmp_path / "in.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            ref = {"instruction_id_list": r["instruction_id_list"], "kwargs": r["kwargs"]}
+            f.write(json.dumps({"id": r["key"], "prompt": r["prompt"], "completion": "a short reply without commas",
+                                "reference": ref}) + "\n")
+    score_dataset({"rewards": [{"type": "ifeval"}]}, path, tmp_path / "out.jsonl", progress=False)
+    out = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(out) == 20 and all(o["status"] == "ok" for o in out)
+    for o, r in zip(out, rows, strict=True):
+        verdicts = o["info"]["ifeval"]["followed_strict"]
+        assert len(verdicts) == len(r["instruction_id_list"])
+        assert o["score"] == float(all(verdicts))
