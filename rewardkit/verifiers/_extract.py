@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["extract_answer", "find_boxed", "DEFAULT_ORDER"]
+__all__ = ["extract_answer", "find_boxed", "last_tag", "DEFAULT_ORDER"]
 
 DEFAULT_ORDER = ("answer_tag", "boxed", "gsm8k", "answer_is", "answer_colon")
 
-_ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _GSM8K = re.compile(r"####\s*([^\n]+)")
 _GSM8K_A = re.compile(r"(?:^|\n)[ \t]*A[ \t]*:[ \t]*([^\n]+?)\s*$")  # released solutions' last line
-_ANSWER_IS = re.compile(r"answer\s+is\s*:?\s*([^\n]+)", re.I)
-_ANSWER_COLON = re.compile(r"\**answer\**\s*:\**\s*([^\n]+)", re.I)
+_ANSWER_IS = re.compile(r"answer\s+is(?:\s*:)?\s*([^\n]+)", re.I)  # not "\s*:?\s*" (quadratic on blank lines)
+_ANSWER_COLON = re.compile(r"answer\**\s*:\**\s*([^\n]+)", re.I)  # no leading \** (quadratic on "***...")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 
 
@@ -43,6 +42,39 @@ def find_boxed(text: str) -> str | None:
     return None  # unbalanced
 
 
+def last_tag(text: str, name: str = "answer") -> tuple[int, int] | None:
+    """Span of the content of the last ``<name>...</name>`` (case-insensitive), or None.
+
+    The content runs from the last opening tag before the last closing tag to the first closing
+    tag after it. Linear: a lazy ``<a>(.*?)</a>`` regex rescans to the end of the text for every
+    unclosed ``<a>`` (quadratic on degenerate repetitions)."""
+    rx_open, rx_close = _tag_patterns(name)
+    last_close = None
+    for last_close in rx_close.finditer(text):  # noqa: B007 - we want the last one
+        pass
+    if last_close is None:
+        return None
+    last_open = None
+    for last_open in rx_open.finditer(text, 0, last_close.start()):  # noqa: B007
+        pass
+    if last_open is None:
+        return None
+    first_close = rx_close.search(text, last_open.end())
+    assert first_close is not None  # last_close is after last_open
+    return last_open.end(), first_close.start()
+
+
+_TAG_CACHE: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {}
+
+
+def _tag_patterns(name: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    pats = _TAG_CACHE.get(name)
+    if pats is None:
+        pats = (re.compile(f"<{re.escape(name)}>", re.I), re.compile(f"</{re.escape(name)}>", re.I))
+        _TAG_CACHE[name] = pats
+    return pats
+
+
 def _last(rx: re.Pattern[str], text: str) -> str | None:
     found = rx.findall(text)  # one capture group: a list of strings
     return found[-1] if found else None
@@ -53,7 +85,8 @@ def extract_answer(text: str, order: tuple[str, ...] = DEFAULT_ORDER,
     """(answer, where-it-came-from) or (None, None)."""
     for kind in order:
         if kind == "answer_tag":
-            a = _last(_ANSWER_TAG, text)
+            tag = last_tag(text, "answer") if "<" in text else None
+            a = text[tag[0]:tag[1]] if tag is not None else None
         elif kind == "boxed":
             a = find_boxed(text) if "box" in text else None
         elif kind == "gsm8k":

@@ -70,7 +70,9 @@ def safe_arith(expr: str) -> Fraction | int | None:
 
 def check_equations(text: str) -> list[bool]:
     """Truth of each evaluable ``expr = value`` in ``text`` (expressions need an operator)."""
-    out = []
+    out: list[bool] = []
+    if "=" not in text:
+        return out  # the lazy left side would be tried (up to 200 characters) at every position
     for m in _EQ.finditer(text):
         lhs = m.group(1).strip()
         if not any(op in lhs for op in "+-*/x×÷") or lhs.lstrip("-").replace(".", "").isdigit():

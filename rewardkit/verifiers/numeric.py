@@ -18,13 +18,22 @@ from rewardkit.sources import SampleRewardSource, SourceParams
 from rewardkit.types import RewardResult, Sample, Status
 from rewardkit.verifiers._extract import DEFAULT_ORDER, extract_answer
 
-__all__ = ["NumericAnswer", "ExactMatch", "parse_number", "reference_answer"]
+__all__ = ["NumericAnswer", "ExactMatch", "parse_number", "reference_answer", "written_inexact"]
 
 _FRAC_TEX = re.compile(r"^\\[dt]?frac\{(-?\d+)\}\{(-?\d+)\}$")
 _STRIP = str.maketrans("", "", "$ \u00a0")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _MAX_DIGITS = 4000  # guard: Fraction of a huge literal is fine, but keep inputs bounded
+_DECIMAL_MARK = re.compile(r"\.\d|\d[eE][+-]?\d")
+
+
+def written_inexact(s: Any) -> bool:
+    """Is the value written as a decimal (``0.5``, ``1e-3``, a float)? Only such values are
+    compared with a tolerance: ``1000001`` is not ``1000000``, and ``1/3`` is not ``1/3000000``."""
+    if isinstance(s, float):
+        return True
+    return isinstance(s, str) and bool(_DECIMAL_MARK.search(s))
 
 
 def parse_number(s: Any) -> Fraction | int | None:
@@ -112,13 +121,17 @@ class _AnswerSource(SampleRewardSource):
 
 
 class NumericParams(_AnswerParams):
+    """``rel_tol``/``abs_tol`` apply when either side is written as a decimal; exact values
+    (integers, fractions) compare exactly."""
+
     rel_tol: float = 1e-6
     abs_tol: float = 0.0
 
 
 @register_source("numeric")
 class NumericAnswer(_AnswerSource):
-    """1.0 if the extracted answer equals the gold number (exactly, or within ``rel_tol``), else 0.0."""
+    """1.0 if the extracted answer equals the gold number, else 0.0: exactly when both are written
+    exactly (integers, fractions), within ``rel_tol``/``abs_tol`` when either is a decimal."""
 
     Params = NumericParams
 
@@ -132,6 +145,8 @@ class NumericAnswer(_AnswerSource):
             return RewardResult.fail(Status.UNPARSEABLE, f"answer {ans[:80]!r} is not a number")
         if pred == gold:
             ok = True
+        elif not (written_inexact(gold_raw) or written_inexact(ans)):
+            ok = False  # exact values (integers, fractions) compare exactly
         else:
             diff = abs(pred - gold)
             ok = diff <= p.abs_tol or diff <= p.rel_tol * max(abs(gold), abs(pred))

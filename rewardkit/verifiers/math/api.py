@@ -8,11 +8,18 @@ Stages of `verify`, cheapest first; only the last one crosses a process boundary
    tolerances and structure (`compare.equivalent` with ``symbolic=False``);
 3. if stage 2 is undecided (free variables, relations that need solving ...), run the same walk
    with sympy in a worker process under a hard time limit (`worker.WorkerPool`).
+
+`check` extracts the answer first. A completion longer than ``MathConfig.inline_chars`` is
+extracted *and* verified in the worker process, under the same time limit: every stage that reads
+a long model text is bounded by ``timeout_s``.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -119,13 +126,28 @@ def _fast(gn: str, pn: str, cfg: MathConfig) -> Verdict | tuple[Any, Any]:
     return gt, pt
 
 
-def _finish_symbolic(out: dict[str, Any] | str, timeout: float) -> Verdict:
+def _check_stage(gold: str, completion: str, cfg_d: dict[str, Any], extract_gold: bool,
+                 problem: str | None = None) -> dict[str, Any]:
+    """Worker-side: a whole `check` of a long completion (extraction, then every stage)."""
+    cfg = _cfg_from_json(tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in cfg_d.items())))
+    r = _check_fast(gold, completion, cfg, extract_gold, None, problem, inline=True)
+    if isinstance(r, _Pending):
+        v = _finish_symbolic(_symbolic_stage(r.task["gold"], r.task["pred"], r.task["config"]), cfg.timeout_s)
+        v.info.update(r.info)
+    else:
+        v = r
+    return {"verdict": v.to_dict()}
+
+
+def _finish_symbolic(out: dict[str, Any] | str, timeout: float, stage: str = "symbolic") -> Verdict:
     if out == TIMEOUT:
-        return Verdict(Status.TIMEOUT, None, "symbolic", f"symbolic check exceeded {timeout:g}s")
+        return Verdict(Status.TIMEOUT, None, stage, f"{stage} check exceeded {timeout:g}s")
     if out == CRASH or not isinstance(out, dict):
-        return Verdict(Status.ERROR, None, "symbolic", "worker process died (memory limit or crash)")
+        return Verdict(Status.ERROR, None, stage, "worker process died (memory limit or crash)")
     if "error" in out:
-        return Verdict(Status.ERROR, None, "symbolic", str(out["error"]))
+        return Verdict(Status.ERROR, None, stage, str(out["error"]))
+    if "verdict" in out:
+        return Verdict.from_dict(out["verdict"])
     info: dict[str, Any] = {}
     if out.get("notes"):
         info["notes"] = out["notes"]
@@ -160,6 +182,21 @@ class _Pending:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def _guarded(fn: Any) -> Any:
+    """A bug in the in-process stages is an ``error`` verdict for that pair (never an exception
+    that takes the whole batch down, never a silent 0)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kw: Any) -> Verdict | _Pending:
+        try:
+            return fn(*args, **kw)
+        except Exception as e:  # noqa: BLE001 - reported as an error verdict
+            return Verdict(Status.ERROR, None, "", f"internal error: {type(e).__name__}: {str(e)[:200]}")
+
+    return wrapper
+
+
+@_guarded
 def _verify_fast(gold: Any, pred: Any, cfg: MathConfig, cache: VerdictCache | None) -> Verdict | _Pending:
     t0 = time.perf_counter()
     prep = _prepare(gold, pred)
@@ -182,8 +219,9 @@ def _verify_fast(gold: Any, pred: Any, cfg: MathConfig, cache: VerdictCache | No
 
 
 def _run_pending(p: _Pending, cfg: MathConfig, pool: WorkerPool, cache: VerdictCache | None) -> Verdict:
-    v = _finish_symbolic(pool.run(p.task, cfg.timeout_s), cfg.timeout_s)
-    if cache is not None and v.status is Status.OK:
+    stage = "check" if p.task.get("kind") == "check" else "symbolic"
+    v = _finish_symbolic(pool.run(p.task, cfg.timeout_s), cfg.timeout_s, stage)
+    if cache is not None and p.key and v.status is Status.OK:
         cache.put(p.key, v.to_dict())
     v.info.update(p.info)
     v.info["latency_s"] = round(time.perf_counter() - p.t0, 6)
@@ -225,12 +263,48 @@ def extract_answer(text: Any, config: MathConfig | None = None) -> Extraction | 
     return extract(t, config)
 
 
+_UNMARKED = frozenset({"last_math", "whole", "last_number"})
+_RELATION = re.compile(r"=|<|>|\\[lg]eq?(?![a-zA-Z])|\\neq?(?![a-zA-Z])")
+
+
+def _restates(answer: str, problem: str | None) -> bool:
+    """Is ``answer`` an equation or inequality copied from the problem? A response that gives up
+    ("we need to solve 3x - 6 = 0 but ...") ends with the problem's own equation."""
+    if not problem or not _RELATION.search(answer):
+        return False
+    key = "".join(answer.split())
+    return len(key) >= 3 and key in "".join(problem.split())
+
+
+def _problem_text(prompt: Any) -> str | None:
+    """The text of a prompt: a string, or the contents of chat messages."""
+    if prompt is None or isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list):
+        return "\n".join(_content(m) for m in prompt)
+    return str(prompt)
+
+
+def _content(message: Any) -> str:
+    content = message.get("content", "") if isinstance(message, Mapping) else getattr(message, "content", message)
+    if isinstance(content, list):  # multimodal parts: keep the text ones
+        return "\n".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
+    return str(content)
+
+
+@_guarded
 def _check_fast(gold: Any, completion: Any, cfg: MathConfig, extract_gold: bool,
-                cache: VerdictCache | None) -> Verdict | _Pending:
+                cache: VerdictCache | None, problem: str | None = None, *,
+                inline: bool = False) -> Verdict | _Pending:
+    t0 = time.perf_counter()
     g = _as_text(gold)
     if g is None or not g.strip():
         return Verdict(Status.ERROR, None, "", "gold answer is missing")
     c = _as_text(completion) or ""
+    if not inline and len(c) > cfg.inline_chars:
+        # a long model text is read only inside a worker process, under the time limit
+        return _Pending({"kind": "check", "gold": g, "completion": c, "config": cfg.to_dict(),
+                         "extract_gold": extract_gold, "problem": problem}, "", t0)
     letter = _is_choice_gold(g, cfg)
     if letter is not None:
         got = extract_choice(c, cfg)
@@ -245,17 +319,24 @@ def _check_fast(gold: Any, completion: Any, cfg: MathConfig, extract_gold: bool,
     pe = extract(c, cfg)
     if pe is None:
         return Verdict(Status.UNPARSEABLE, None, "", "no final answer found")
+    if pe.source in _UNMARKED and _restates(pe.answer, problem):
+        return Verdict(Status.UNPARSEABLE, None, "", "no final answer: the last math restates the problem's "
+                       "equation (no answer marker)", pe.to_info())
     r = _verify_fast(g_ans, pe.answer, cfg, cache)
     r.info.update(pe.to_info())
     return r
 
 
 def check(gold: Any, completion: Any, config: MathConfig | None = None, *, extract_gold: bool = True,
-          pool: WorkerPool | None = None, cache: VerdictCache | None = None) -> Verdict:
+          problem: Any = None, pool: WorkerPool | None = None, cache: VerdictCache | None = None) -> Verdict:
     """Extract the final answer of ``completion`` (and of ``gold`` when it is wrapped in text or
-    ``\\boxed{}``) and `verify` it. Nothing extractable -> status unparseable (never a 0)."""
+    ``\\boxed{}``) and `verify` it. Nothing extractable -> status unparseable (never a 0).
+
+    ``problem`` (the prompt: text or chat messages), when given, guards against a restatement: an
+    equation copied from the problem and found without an answer marker (the last math span of a
+    response that gives up) is not a final answer -> unparseable."""
     cfg = config or _DEFAULT
-    r = _check_fast(gold, completion, cfg, extract_gold, cache)
+    r = _check_fast(gold, completion, cfg, extract_gold, cache, _problem_text(problem))
     return r if isinstance(r, Verdict) else _run_pending(r, cfg, pool or get_pool(), cache)
 
 
@@ -271,13 +352,16 @@ def verify_batch(golds: list[Any], preds: list[Any], config: MathConfig | None =
 
 
 def check_batch(golds: list[Any], completions: list[Any], config: MathConfig | None = None, *,
-                extract_gold: bool = True, workers: int | None = None, pool: WorkerPool | None = None,
-                cache: VerdictCache | None = None) -> list[Verdict]:
+                extract_gold: bool = True, problems: list[Any] | None = None, workers: int | None = None,
+                pool: WorkerPool | None = None, cache: VerdictCache | None = None) -> list[Verdict]:
     """`check` for many pairs (extraction + verification), in parallel like `verify_batch`."""
     cfg = config or _DEFAULT
     if len(golds) != len(completions):
         raise ValueError(f"{len(golds)} gold answers for {len(completions)} completions")
-    firsts = [_check_fast(g, c, cfg, extract_gold, cache) for g, c in zip(golds, completions, strict=False)]
+    if problems is not None and len(problems) != len(golds):
+        raise ValueError(f"{len(problems)} problems for {len(golds)} gold answers")
+    probs = [_problem_text(p) for p in problems] if problems is not None else [None] * len(golds)
+    firsts = [_check_fast(g, c, cfg, extract_gold, cache, q) for g, c, q in zip(golds, completions, probs, strict=True)]
     return _finish_batch(firsts, cfg, workers, pool, cache)
 
 

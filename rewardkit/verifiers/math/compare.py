@@ -9,9 +9,11 @@
 - leaves: normalised-string match, then exact rational comparison (`Fraction`; integers and
   fractions written exactly are never compared with a tolerance, so ``10^{20}+10^9`` differs from
   ``10^{20}`` and ``1/2004!`` from ``1/2006!``), then a relative tolerance (``rel_tol``, default
-  1e-6) when one side is written as a decimal or is irrational, and the rounding rule (a decimal
-  with k >= 2 places equals a value that rounds to it), then -- only when ``ctx.symbolic`` --
-  sympy (`rewardkit.verifiers.math.symbolic`).
+  1e-6) when one side is written as a decimal or is irrational, and the rounding rule (a *gold*
+  written as a decimal with k >= 2 places equals a value that rounds to it: datasets store rounded
+  golds; an approximation of an exact gold -- 0.67 for 2/3 -- is not accepted, see
+  ``MathConfig.rounding``), then -- only when ``ctx.symbolic`` -- sympy
+  (`rewardkit.verifiers.math.symbolic`).
 
 Three-valued: True / False / None ("needs the symbolic stage"). The in-process fast path runs
 with ``symbolic=False``; a None sends the pair to a worker process that runs the same walk with
@@ -23,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -62,6 +65,18 @@ class Ctx:
     notes: list[str] = field(default_factory=list)
     huge: bool = False
     methods: set[str] = field(default_factory=set)
+    #: True while the walk compares the prediction's side first (a relation turned into a set,
+    #: an interval or a matrix against the gold): the rounding rule must still read the gold.
+    flipped: bool = False
+
+
+def _swapped(ctx: Ctx, fn: Any, *args: Any) -> Tri:
+    """``fn(*args)`` with the roles of the first two arguments swapped (pred first, gold second)."""
+    ctx.flipped = not ctx.flipped
+    try:
+        return fn(*args)
+    finally:
+        ctx.flipped = not ctx.flipped
 
 
 # ---------------------------------------------------------------------------- leaves
@@ -98,7 +113,32 @@ def _abs(v: Any) -> float:
         return math.inf
 
 
-def numbers_equal(x: Any, y: Any, xt: str, yt: str, cfg: MathConfig) -> bool | None:
+def within_rounding(gold_text: str, other: Any, cfg: MathConfig) -> bool:
+    """The rounding rule: a gold written as a decimal with k >= ``rounding_min_decimals`` places
+    (datasets store rounded golds) accepts any value that rounds to it (``0.67`` ~ ``2/3``)."""
+    k = _decimals(gold_text)
+    if k is None or k < cfg.rounding_min_decimals:
+        return False
+    try:
+        return abs(complex(other) - complex(Fraction(gold_text.strip()))) <= 0.5 * 10.0 ** (-k) * (1 + 1e-9)
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return False
+
+
+def rounding_sides(xt: str, yt: str, x: Any, y: Any, cfg: MathConfig, gold_first: bool) -> tuple[tuple[str, Any], ...]:
+    """(written decimal, other value) pairs the rounding rule may use: the gold's side only by
+    default (an approximation of an exact gold is not its answer), both with ``rounding="either"``."""
+    if cfg.rounding == "off":
+        return ()
+    if cfg.rounding == "either":
+        return ((xt, y), (yt, x))
+    return ((xt, y),) if gold_first else ((yt, x),)
+
+
+def numbers_equal(x: Any, y: Any, xt: str, yt: str, cfg: MathConfig, gold_first: bool = True) -> bool | None:
+    """Equality of two numbers ``x`` (written ``xt``) and ``y`` (``yt``); ``gold_first`` says
+    that ``x`` is the gold's. Exact values written exactly compare exactly; a written decimal
+    within ``rel_tol``/``abs_tol`` or the rounding rule (`rounding_sides`)."""
     if isinstance(x, Fraction) and isinstance(y, Fraction):
         if x == y:
             return True
@@ -118,30 +158,34 @@ def numbers_equal(x: Any, y: Any, xt: str, yt: str, cfg: MathConfig) -> bool | N
                 return False
             return bb == a
     if isinstance(x, Fraction) and isinstance(y, Fraction):
-        diff = float(abs(x - y))
-        scale = float(max(abs(x), abs(y)))
-    else:
-        try:
-            diff = abs(complex(x) - complex(y))
-            scale = max(_abs(x), _abs(y))
-        except OverflowError:
-            return False
+        # exact rationals: compare in rationals (floats overflow on 2,000-digit literals)
+        d, sc = abs(x - y), max(abs(x), abs(y))
+        if d <= Fraction(cfg.rel_tol) * sc * Fraction(1_000_000_001, 1_000_000_000) or d <= Fraction(cfg.abs_tol):
+            return True
+        return any(within_rounding(lit, other, cfg) for lit, other in rounding_sides(xt, yt, x, y, cfg, gold_first))
+    try:
+        diff = abs(complex(x) - complex(y))
+        scale = max(_abs(x), _abs(y))
+    except OverflowError:
+        return False
     if "." not in xt and "." not in yt:
         # both exact (e.g. e^{16}-1 vs e^{16}, sqrt 8 vs 2 sqrt 2) but evaluated in floating point:
         # no tolerance; too close for floats to tell -> undecided, sympy decides at 30 digits
         return None if diff <= 1e-9 * scale else False  # type: ignore[return-value]
-    if diff <= cfg.rel_tol * scale or diff <= cfg.abs_tol:
+    if diff <= cfg.rel_tol * scale * (1 + 1e-9) or diff <= cfg.abs_tol:
         return True
-    if cfg.rounding:
-        for lit, other in ((xt, y), (yt, x)):
-            k = _decimals(lit)
-            if k is not None and k >= cfg.rounding_min_decimals:
-                try:
-                    if abs(complex(other) - complex(Fraction(lit))) <= 0.5 * 10.0 ** (-k) * (1 + 1e-9):
-                        return True
-                except (OverflowError, ValueError):
-                    pass
-    return False
+    return any(within_rounding(lit, other, cfg) for lit, other in rounding_sides(xt, yt, x, y, cfg, gold_first))
+
+
+def _percent_text(text: str) -> str:
+    """How a percentage reads as a fraction of one: ``33.3`` -> ``0.333`` (a rounded gold keeps its
+    digits for the rounding rule); an integer percentage is exact but compared like a decimal."""
+    if _decimals(text) is None:
+        return "0.0"
+    try:
+        return format(Decimal(text.strip()) / 100, "f")
+    except (InvalidOperation, ValueError):
+        return "0.0"
 
 
 def _pct_candidates(v: Any, pct: bool, rule: str) -> list[Any]:
@@ -163,15 +207,16 @@ def leaf_eq(a: Leaf, b: Leaf, ctx: Ctx) -> Tri:
     va, vb = leaf_value(a.text, mixed), leaf_value(b.text, mixed)
     if va[0] == "num" and vb[0] == "num":
         ctx.methods.add("numeric")
+        gold_first = not ctx.flipped
         if a.pct and b.pct:
-            r = numbers_equal(va[1], vb[1], a.text, b.text, ctx.cfg)
+            r = numbers_equal(va[1], vb[1], a.text, b.text, ctx.cfg, gold_first)
         else:
             r = False
             for x in _pct_candidates(va[1], a.pct, ctx.cfg.percent):
                 for y in _pct_candidates(vb[1], b.pct, ctx.cfg.percent):
-                    xt = a.text if x is va[1] else "0.0"
-                    yt = b.text if y is vb[1] else "0.0"
-                    got = numbers_equal(x, y, xt, yt, ctx.cfg)
+                    xt = a.text if x is va[1] else _percent_text(a.text)
+                    yt = b.text if y is vb[1] else _percent_text(b.text)
+                    got = numbers_equal(x, y, xt, yt, ctx.cfg, gold_first)
                     if got:
                         return True
                     if got is None:
@@ -352,11 +397,17 @@ def equivalent(g: Node, p: Node, ctx: Ctx) -> Tri:
         a, other = (g, p) if isinstance(g, Assign) else (p, g)
         if isinstance(other, Rel):
             if isinstance(a.value, Leaf) and all(o == "=" for o in other.ops):
+                if a is g and _VARIABLE.match(a.label.strip()) and leaf_value(a.value.text)[0] == "num":
+                    # the gold is a solved value (x = 2): an equation still to be solved
+                    # (3x - 6 = 0, 2x = 4; often the problem restated) is not that answer
+                    return False
                 as_rel = Rel((Leaf(a.label), a.value), ("=",))
                 return rel_eq(as_rel, other, ctx) if a is g else rel_eq(other, as_rel, ctx)
             if isinstance(a.value, _SETLIKE):  # x \in [0,1) vs 0 \leq x < 1
                 if a is g and cfg.set_relation == "gold_relation_only":
                     return False
+                if a is g:  # the relation is the prediction's
+                    return _swapped(ctx, rel_vs_set, other, a.value, ctx)
                 return rel_vs_set(other, a.value, ctx)
             return False
         return equivalent(a.value, other, ctx) if a is g else equivalent(other, a.value, ctx)
@@ -369,7 +420,7 @@ def equivalent(g: Node, p: Node, ctx: Ctx) -> Tri:
                 return False  # Math-Verify's allow_set_relation_comp=False: gold set vs pred relation
             if isinstance(other, Seq) and other.kind != "pair":
                 return False
-            return rel_vs_set(rel, other, ctx)
+            return _swapped(ctx, rel_vs_set, rel, other, ctx) if rel is p else rel_vs_set(rel, other, ctx)
         return False
     if isinstance(g, Choice) or isinstance(p, Choice):
         gl = g.letter if isinstance(g, Choice) else _letter(g)
@@ -394,7 +445,9 @@ def equivalent(g: Node, p: Node, ctx: Ctx) -> Tri:
             return False
         return _all((leaf_eq(g.lo, p.lo, ctx), leaf_eq(g.hi, p.hi, ctx)))
     if isinstance(g, Interval) or isinstance(p, Interval):
-        iv, other = (g, p) if isinstance(g, Interval) else (p, g)
+        if isinstance(p, Interval) and not isinstance(g, Interval):
+            return _swapped(ctx, equivalent, p, g, ctx)
+        iv, other = g, p
         if isinstance(other, Seq) and other.kind == "pair" and iv.lopen and iv.ropen:
             return _ordered((iv.lo, iv.hi), other.items, ctx)
         if isinstance(other, Union):
@@ -407,7 +460,9 @@ def equivalent(g: Node, p: Node, ctx: Ctx) -> Tri:
             return False
         return _all(equivalent(a, b, ctx) for ra, rb in zip(g.rows, p.rows, strict=False) for a, b in zip(ra, rb, strict=False))
     if isinstance(g, Matrix) or isinstance(p, Matrix):
-        mat, other = (g, p) if isinstance(g, Matrix) else (p, g)
+        if isinstance(p, Matrix) and not isinstance(g, Matrix):
+            return _swapped(ctx, equivalent, p, g, ctx)
+        mat, other = g, p
         if isinstance(other, Leaf) and "\\begin" in other.text:  # matrix arithmetic: A + B
             if not ctx.symbolic:
                 return None

@@ -10,7 +10,7 @@ from typing import Any
 __all__ = ["MathConfig", "DEFAULT_ORDER", "EXTRACTORS", "VERIFIER_VERSION"]
 
 #: Bumped whenever a change can alter a verdict; part of every cache key.
-VERIFIER_VERSION = "rewardkit-math-1"
+VERIFIER_VERSION = "rewardkit-math-2"
 
 #: Default extraction order, first hit wins (see `rewardkit.verifiers.math.extract`).
 DEFAULT_ORDER: tuple[str, ...] = (
@@ -44,8 +44,14 @@ class MathConfig:
     Comparison
         rel_tol / abs_tol: tolerance used when one side is a decimal or irrational. Two exact
             values (integers, fractions, exact surds) are compared exactly.
-        rounding: a decimal written with k >= ``rounding_min_decimals`` places equals a value that
-            rounds to it (``0.33`` ~ ``1/3``, ``2.6667`` ~ ``8/3``).
+        rounding: the rounding rule -- a decimal written with k >= ``rounding_min_decimals``
+            places equals a value that rounds to it. ``"gold"`` (default): only a *gold* written
+            as a decimal is read as rounded (datasets store rounded golds: gold ``0.33`` accepts
+            ``1/3``), to the gold's own digits; an exact gold (``2/3``, ``\\pi``, ``\\sqrt 2``)
+            needs a prediction within ``rel_tol``, so ``0.67``, ``3.14`` and ``1.414`` are wrong
+            (a policy rewarded for them learns to approximate). ``"either"``: the rule applies
+            to both sides (the behaviour before 2026-12; Qwen2.5-Math/MARIO-style graders).
+            ``"off"``: tolerances only. ``True``/``False`` mean ``"gold"``/``"off"``.
         ordered_lists: bare comma lists compare in order (default: as multisets, like solution
             sets). Tuples ``(a,b)`` are always ordered.
         tuple_vs_set: a tuple may equal a set with the same elements.
@@ -57,8 +63,13 @@ class MathConfig:
             ``"gold_relation_only"`` (a gold set does not accept a predicted relation, Math-Verify's
             ``allow_set_relation_comp=False``).
     Limits
-        timeout_s: hard time limit of the symbolic stage of one check (worker process).
+        timeout_s: hard time limit of the part of one check that runs in a worker process (the
+            symbolic stage; for long completions the whole check, extraction included).
         max_chars: longer completions are cut to their last ``max_chars`` characters.
+        inline_chars: completions up to this length are extracted in the calling process
+            (extraction is linear: a few milliseconds at most); longer ones are extracted and
+            checked in a worker process under ``timeout_s``, so no model text can hold the
+            caller longer than the time limit.
     """
 
     order: tuple[str, ...] = DEFAULT_ORDER
@@ -70,7 +81,7 @@ class MathConfig:
     mixed_numbers: bool = True
     rel_tol: float = 1e-6
     abs_tol: float = 0.0
-    rounding: bool = True
+    rounding: str | bool = "gold"
     rounding_min_decimals: int = 2
     ordered_lists: bool = False
     tuple_vs_set: bool = False
@@ -79,6 +90,7 @@ class MathConfig:
     set_relation: str = "symmetric"
     timeout_s: float = 1.0
     max_chars: int = 100_000
+    inline_chars: int = 4_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", tuple(self.order))
@@ -87,12 +99,18 @@ class MathConfig:
             raise ValueError(f"unknown extractor(s) {bad}; known: {sorted(EXTRACTORS)}")
         if self.choices not in ("auto", "force", "off"):
             raise ValueError("choices must be 'auto', 'force' or 'off'")
+        if isinstance(self.rounding, bool):
+            object.__setattr__(self, "rounding", "gold" if self.rounding else "off")
+        if self.rounding not in ("gold", "either", "off"):
+            raise ValueError("rounding must be 'gold', 'either' or 'off'")
         if self.percent not in ("either", "fraction", "strip"):
             raise ValueError("percent must be 'either', 'fraction' or 'strip'")
         if self.set_relation not in ("symmetric", "gold_relation_only"):
             raise ValueError("set_relation must be 'symmetric' or 'gold_relation_only'")
         if not self.timeout_s > 0:
             raise ValueError("timeout_s must be > 0")
+        if self.inline_chars < 0:
+            raise ValueError("inline_chars must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -114,5 +132,6 @@ class MathConfig:
         """Stable hash of the options that can change a verdict (cache keys)."""
         d = self.to_dict()
         d.pop("timeout_s")
+        d.pop("inline_chars")
         d["version"] = VERIFIER_VERSION
         return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -25,8 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rewardkit.verifiers._extract import last_tag
 from rewardkit.verifiers.math.config import MathConfig
-from rewardkit.verifiers.math.normalize import find_matching
 
 __all__ = ["Extraction", "extract", "extract_choice", "find_boxed_all"]
 
@@ -44,11 +44,15 @@ class Extraction:
 
 
 _BOX_RX = re.compile(r"\\(?:begin)?(?:boxed|fbox|framebox)\s*(\{)?")
-_TAG_RX = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
+_BOX_BARE_RX = re.compile(r"[ \t]*([^\s$]{1,200})")
+_BRACE_RX = re.compile(r"[{}]")
 _ANCHOR_RX = re.compile(
     r"(?:final\s+answer|the\s+answer|answer|réponse|respuesta|antwort|risposta|答案|解答)"
     # a verb or a colon must follow: "the answer as a percentage" is prose, not an anchor
-    r"(?:\s+(?:is|est|es|ist|would\s+be|should\s+be|will\s+be)\b\s*\**\s*[:：]?|\s*\**\s*[:：]|\s*(?=\\\[|\$|\\\())\s*\**"
+    # (one optional run of stars between the spaces: "\s*\**\s*" backtracks quadratically on a
+    # long run of spaces that ends without a colon)
+    r"(?:\s+(?:is|est|es|ist|would\s+be|should\s+be|will\s+be)\b\s*(?:\*+\s*)?[:：]?|\s*(?:\*+\s*)?[:：]"
+    r"|\s*(?=\\\[|\$|\\\())\s*\**"
     r"|\bthe\s+(?:final\s+)?(?:result|value|solution)\s+is\b\s*:?",
     re.I,
 )
@@ -58,17 +62,22 @@ _GSM8K_RX = re.compile(r"####\s*([^\n]+)")
 _GSM8K_A_RX = re.compile(r"(?:^|\n)[ \t]*A[ \t]*:[ \t]*([^\n]+?)\s*$")
 # "$80-$3 = $..." is currency, not inline math: a span that ends (or starts) with an operator
 _DANGLING_OP = re.compile(r"^\s*[=+*/^]|[-+*/=^]\s*$")
+# Every span pattern stops at the next opener of its kind: an unclosed "\\[" or "\\(" fails at
+# the next one instead of scanning to the end of the text, which keeps matching linear.
 _MATH_ENV_RX = re.compile(
     r"(?<!\\)\$\$(?P<dd>.+?)(?<!\\)\$\$"
-    r"|\\\[(?P<br>.+?)\\\]"
+    r"|\\\[(?P<br>(?:[^\\]|\\(?!\[))+?)\\\]"
     r"|(?<![\\$])\$(?P<d>(?:\\\$|[^$\n])+?)(?<!\\)\$"
-    r"|\\\((?P<pa>(?:[^\n\\]|\\(?!\)))+?)\\\)",
+    r"|\\\((?P<pa>(?:[^\n\\]|\\(?![()]))+?)\\\)",
     re.S,
 )
 _NUMBER_RX = re.compile(
     r"(?<![A-Za-z0-9_.^/])-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?(?:/\d+(?![.,]\d))?|\.\d+)(?:\s*(?:%|percent\b))?"
 )
-_BROKEN_INLINE = re.compile(r"(?<![\\$])\$(?!\$)[^$]*\n[^$]*(?<!\\)\$|\\\((?:[^\\]|\\(?!\)))*\n(?:[^\\]|\\(?!\)))*\\\)")
+_BROKEN_INLINE = re.compile(
+    r"(?<![\\$])\$(?!\$)[^$\n]*\n[^$]*(?<!\\)\$"
+    r"|\\\((?:[^\\\n]|\\(?![()]))*\n(?:[^\\]|\\(?![()]))*\\\)"
+)
 _CODE_RX = re.compile(r"__\w+__|\blambda\b|\bimport\b|\w\.\w+\(|\bopen\(|\bexec\(|\beval\(|\bglobals\(\)")
 _MATH_RUN = re.compile(r"(?:\\[a-zA-Z]+|[\d(){}\[\]^_+\-*/.=<>]|\s(?=[\d\\(]))+")
 _BREAKERS = frozenset(
@@ -87,25 +96,47 @@ _NON_PROSE = frozenset(
 )
 
 
+def _closing_braces(text: str) -> dict[int, int]:
+    """Index of the ``}`` closing each ``{`` that is closed, in one pass with a stack.
+
+    The same nesting rule as `find_matching`, computed once for the whole text: looking up the
+    close of every ``\\boxed{`` separately rescans to the end of the text for each unclosed one
+    (quadratic on degenerate repetitions)."""
+    stack: list[int] = []
+    close: dict[int, int] = {}
+    for m in _BRACE_RX.finditer(text):
+        if m.group(0) == "{":
+            stack.append(m.start())
+        elif stack:
+            close[stack.pop()] = m.start()
+        # a "}" with no open brace closes nothing (find_matching starts at the open brace)
+    return close
+
+
 def find_boxed_all(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, content) of every ``\\boxed{}``/``\\fbox{}`` with balanced braces, in order."""
-    out = []
+    """(start, end, content) of every ``\\boxed{}``/``\\fbox{}`` with balanced braces, in order.
+
+    Linear in the length of the text (unclosed boxes are skipped without rescanning)."""
+    out: list[tuple[int, int, str]] = []
+    close: dict[int, int] | None = None
     pos = 0
     while True:
         m = _BOX_RX.search(text, pos)
         if not m:
             return out
         if m.group(1):
-            close = find_matching(text, m.end() - 1)
-            if close < 0:
+            if close is None:
+                close = _closing_braces(text)
+            end = close.get(m.end() - 1, -1)
+            if end < 0:
                 pos = m.end()
                 continue
-            out.append((m.start(), close + 1, text[m.end():close]))
-            pos = close + 1
+            out.append((m.start(), end + 1, text[m.end():end]))
+            pos = end + 1
         else:  # "\boxed 5"
-            rest = re.match(r"\s*([^\s$]+)", text[m.end():])
+            rest = _BOX_BARE_RX.match(text, m.end())
             if rest:
-                out.append((m.start(), m.end() + rest.end(), rest.group(1).rstrip(".")))
+                out.append((m.start(), rest.end(), rest.group(1).rstrip(".")))
             pos = m.end()
 
 
@@ -275,14 +306,14 @@ def _extract(text: str, order: tuple[str, ...], last_number: bool) -> Extraction
     for kind in order:
         got: Extraction | None = None
         if kind == "answer_tag":
-            tags = _TAG_RX.findall(text) if "<" in text else []
-            if tags:
-                inner = tags[-1]
+            tag = last_tag(text, "answer") if "<" in text else None
+            if tag is not None:
+                i, j = tag
+                inner = text[i:j]
                 sub = _extract(inner, tuple(o for o in order if o != "answer_tag") or ("whole",), False)
                 ans = sub.answer if sub is not None else inner.strip()
                 if ans:
-                    i = text.rfind(inner)
-                    got = Extraction(ans, "answer_tag", (i, i + len(inner)))
+                    got = Extraction(ans, "answer_tag", (i, j))
         elif kind == "boxed":
             got = _boxed(text) if "box" in text else None
             if got is not None and "final_answer" in order:
@@ -322,15 +353,22 @@ def _extract(text: str, order: tuple[str, ...], last_number: bool) -> Extraction
 
 
 # ---------------------------------------------------------------------------- multiple choice
+# A choice letter stands on its own: not part of a word, a number ("2B"), a LaTeX group
+# ("\\mathrm{E}"), a subscript/superscript or an operation ("E*2", "x = C^2"). Bold (**B**) and
+# parentheses ((B), B)) are choice-like; a single "*" is multiplication.
+_CHOICE_LEFT = r"(?<![A-Za-z0-9_\\{}^*/+=<>|-])(?<![*/+=<>^-]\s)"
+_CHOICE_RIGHT = r"(?![A-Za-z0-9_{}^*/+=<>|\\-])(?!\s*[*/+=<>^])"
+
+
 def _choice_patterns(letters: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     L = f"[{re.escape(letters)}]"
+    one = rf"{_CHOICE_LEFT}(?:\*\*)?\(?({L})\)?(?:\*\*)?{_CHOICE_RIGHT}"
     anchored = re.compile(
-        r"(?:answer|réponse|respuesta|antwort|risposta|答案|option|choice)[^\n]{0,50}?"
-        rf"(?<![A-Za-z])\(?\**({L})\**\)?(?![A-Za-z])",
-        re.I,
-    )
-    start = re.compile(rf"^\s*(?:\*\*)?\(?({L})\)?(?:\*\*)?(?:[.:,)。：]|\s|$|(?=[^\x00-\x7f]))")
-    plain = re.compile(rf"(?<![A-Za-z])\(?({L})\)?(?![A-Za-z])")
+        r"(?:answer|réponse|respuesta|antwort|risposta|答案|option|choice)[^\n]{0,50}?" + one, re.I)
+    start = re.compile(rf"^\s*(?:\*\*)?\(?({L})\)?(?:\*\*)?{_CHOICE_RIGHT}"
+                       # a bare capital followed by a lower-case word is prose ("I think", "A train")
+                       r"(?!(?<=[A-Z])[ \t]+[a-z])(?:[.:,)。：]|\s|$|(?=[^\x00-\x7f]))")
+    plain = re.compile(one)
     return anchored, start, plain
 
 

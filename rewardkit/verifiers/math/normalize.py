@@ -44,6 +44,10 @@ _FRAC_ALIASES = re.compile(r"\\(?:dfrac|tfrac|cfrac)(?![a-zA-Z])")
 _BINOM_ALIASES = re.compile(r"\\(?:dbinom|tbinom)(?![a-zA-Z])")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right)\s*(\.|\\\{|\\\}|\\\||\\langle|\\rangle|\\lfloor|\\rfloor|\\lceil|\\rceil|[()\[\]|])?")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![a-zA-Z])|\\degree(?![a-zA-Z])|(?<=\d)\s*degrees?\b")
+_TRIG = re.compile(r"\\(?:sin|cos|tan|sec|csc|cot)(?![a-zA-Z])|(?<![a-zA-Z\\])(?:sin|cos|tan)(?=\s*\()")
+_TRIG_DEGREES = re.compile(r"(\d+(?:\.\d+)?|(?<![a-zA-Z\\])[a-zA-Z])\s*\^\s*\{?\s*\\circ\s*\}?")
+# "1 1/2" (plain-text mixed number) -> 1\frac{1}{2}, read as a mixed number (MathConfig.mixed_numbers)
+_MIXED_PLAIN = re.compile(r"^(-?\d{1,12})\s+(\d{1,9})\s*/\s*(\d{1,9})$")
 _CURRENCY = re.compile(r"\\\$|[$€£¥₹₽₩]|\\(?:euro|pounds?)(?![a-zA-Z])")
 _PERCENT = re.compile(r"\s*(?:\\%|%|\\text\{\s*%\s*\}|\bpercentage\b|\bpercent\b|\bpct\b)")
 _REL = [
@@ -70,9 +74,11 @@ _FRAC_SHORT2 = re.compile(r"\\frac\s*(\{[^{}]*\})\s*([0-9a-zA-Z])")
 _THOUSANDS_COMMA = re.compile(r"(?<![\d.,(\[{])(?<!\\\{)([1-9]\d{0,2})((?:,\d{3})+)(?![\d,)\]}])(?!\.\d*,)")
 _THOUSANDS_SPACE = re.compile(r"(?<![\d.,])([1-9]\d{0,2})((?: \d{3})+)(?![\d])")
 _WS = re.compile(r"\s+")
-_TRAILING = re.compile(r"(?:\s|\.(?!\d)|,|;|:|\\\\)+$")
+
 _EQ_TEXT_CONNECTORS = re.compile(r"\\text\{\s*(and|or|und|et|y)\s*\}", re.I)
 _WORD_RX = re.compile(r"[A-Za-z]+")
+_DOUBLED_CMD = re.compile(r"\\\\[a-zA-Z]")
+_SINGLE_CMD = re.compile(r"(?<!\\)\\[a-zA-Z]")
 
 
 def find_matching(s: str, i: int, open_: str = "{", close: str = "}") -> int:
@@ -149,11 +155,27 @@ def _strip_text_units(s: str) -> str:
                   repl, s)
 
 
+def _strip_trailing(s: str) -> str:
+    """Drop trailing spaces, periods, commas, semicolons, colons and ``\\\\`` (a right-to-left loop:
+    an anchored ``(...)+$`` regex rescans a long run from every position of it)."""
+    end = len(s)
+    while end:
+        if s[end - 1] in " \t\n\r.,;:":
+            end -= 1
+        elif s.endswith("\\\\", 0, end):
+            end -= 2
+        else:
+            break
+    return s[:end]
+
+
 def normalize(answer: str, *, units: bool = True) -> str:
     """Canonical string of one answer (not of a whole completion: extract first)."""
     s = answer
-    if "\n" in s or "\t" in s or "\r" in s:
-        s = _WS.sub(" ", s)
+    if "\\\\" in s and _DOUBLED_CMD.search(s) and not _SINGLE_CMD.search(s):
+        s = s.replace("\\\\", "\\")  # the whole answer was escaped twice: "\\\\frac", "\\\\begin"
+    if "\n" in s or "\t" in s or "\r" in s or "  " in s:
+        s = _WS.sub(" ", s)  # one space per run first: patterns like "\s*%" rescan every long run
     s = _UNICODE_RX.sub(lambda m: _UNICODE[m.group(0)], s)
     if "\\\\" in s:
         if "\\begin" not in s:
@@ -173,6 +195,9 @@ def normalize(answer: str, *, units: bool = True) -> str:
             s = rx.sub(rep.replace("\\", "\\\\"), s)
     else:
         s = s.replace("<=", "\\leq ").replace(">=", "\\geq ").replace("!=", "\\neq ")
+    if "circ" in s and _TRIG.search(s):
+        # degrees inside a trig argument are an angle: sin(90° - x) = sin(pi/2 - x)
+        s = _TRIG_DEGREES.sub(r"(\1\\cdot\\frac{\\pi}{180})", s)
     s = _DEGREES.sub("", s)
     s = _PERCENT.sub("%", s)
     s = _CURRENCY.sub("", s)
@@ -191,9 +216,12 @@ def normalize(answer: str, *, units: bool = True) -> str:
     if "or" in s or "and" in s:
         s = _GLUED_CONNECTOR.sub(", ", s)
     s = _WS.sub(" ", s).strip()
+    m = _MIXED_PLAIN.match(s)
+    if m and 0 < int(m.group(2)) < int(m.group(3)):
+        s = f"{m.group(1)}\\frac{{{m.group(2)}}}{{{m.group(3)}}}"
     s = _THOUSANDS_COMMA.sub(lambda m: m.group(1) + m.group(2).replace(",", ""), s)
     s = _THOUSANDS_SPACE.sub(lambda m: m.group(1) + m.group(2).replace(" ", ""), s)
-    s = _TRAILING.sub("", s)
+    s = _strip_trailing(s)
     s = s.replace(_ROWSEP, "\\\\").strip()
     while s.endswith("\\") and not s.endswith("\\\\"):
         s = s[:-1].rstrip()

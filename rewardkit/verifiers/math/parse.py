@@ -218,6 +218,7 @@ def _wrapped(s: str) -> tuple[str, str, str] | None:
 
 _REL_OPS = ("\\leq", "\\geq", "\\neq", "<", ">", "=")
 _REL_RX = re.compile(r"\\leq(?![a-zA-Z])|\\geq(?![a-zA-Z])|\\neq(?![a-zA-Z])|<|>|(?<![<>!:])=")
+_CASES_RX = re.compile(r"^\\begin\{cases\}(.*)\\end\{cases\}$", re.S)
 _MATRIX_RX = re.compile(r"^\\begin\{([pbBvV]?matrix|array|smallmatrix)\}(?:\{[^}]*\})?(.*)\\end\{\1\}$", re.S)
 _WORDS_RX = re.compile(r"[A-Za-z]{3,}")
 _MATH_WORDS = frozenset(
@@ -233,7 +234,13 @@ _CHOICE_RX = re.compile(r"^\(?\s*([A-Ja-j])\s*\)?\.?$")
 _LABEL_STRIP = re.compile(r"_\{[^{}]*\}|_[A-Za-z0-9]|\^\{[^{}]*\}|'+")
 _LABEL_OK = re.compile(r"^(?:\\[a-zA-Z]+|[A-Za-z]|[|:/ ]|\\frac\{[A-Za-z]+\}\{[A-Za-z]+\}|[{}])+$")
 _FUNC_CALL = re.compile(r"^([A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?)\s*\(([^()]*)\)$")
-_UNIT_TAIL = re.compile(r"^(.*?[\d})%])\s*(?:[a-zA-Z]{2,}\.?|m|g|s|h|l|L|kg|km|cm|mm|m\^\d|cm\^\d)(?:\s*[a-zA-Z]{2,})*(?:\^\d|\^\{\d\})?\s*$")
+# a unit after a number: a word of 3+ letters may be glued to it ("10weeks"), a one- or two-letter
+# unit needs a space ("10 cm"): "10m" may be 10 times m (MARIO_EVAL's rule)
+_UNIT_TAIL = re.compile(
+    r"^(.*?[\d})%])(?:\s*[a-zA-Z]{3,}\.?|\s+(?:[a-zA-Z]{2}\.?|[mgshlL]|m\^\d|cm\^\d))"
+    # further words need a space before them: "(?:\s*[a-zA-Z]{2,})*" splits a run of letters in
+    # exponentially many ways when the match fails
+    r"(?:\s+[a-zA-Z]{2,})*(?:\^\d|\^\{\d\})?\s*$")
 _DEC_COMMA = re.compile(r"^-?\d+,\d+$")
 
 
@@ -305,6 +312,19 @@ def parse_answer(s: str, *, units: bool = True, _depth: int = 0) -> Node | None:
     d = _depth + 1
     if s in ("\\emptyset", "\\{\\}", "{}", "\\{ \\}"):
         return Empty()
+    m = _CASES_RX.match(s)
+    if m and "\\begin" not in m.group(1):
+        # a system of equations or a piecewise definition: an unordered set of rows;
+        # "value & condition" rows are ordered pairs
+        rows = [r.strip() for r in re.split(r"\\\\", m.group(1)) if r.strip()]
+        nodes = []
+        for r in rows:
+            cells = [c.strip() for c in r.split("&")]
+            parsed = [parse_answer(c, units=units, _depth=d) for c in cells if c]
+            if not parsed or any(x is None for x in parsed):
+                return None
+            nodes.append(parsed[0] if len(parsed) == 1 else Seq("tuple", tuple(parsed)))  # type: ignore[arg-type]
+        return Seq("set", tuple(nodes)) if nodes else None
     # "p=5,q=2; p=7,q=2": groups
     groups = [x.strip() for x in _split_top(s, (";",))]
     groups = [x for x in groups if x]
@@ -373,8 +393,8 @@ def parse_answer(s: str, *, units: bool = True, _depth: int = 0) -> Node | None:
     if rel is not None:
         parts, ops = rel
         if all(o == "=" for o in ops) and all(_is_constant(x) for x in parts) \
-                and any(ch in parts[0] for ch in "+-*/^\\"):
-            # "35 + 70 = 105", "1/2 * 4/3 = 2/3": a computation; its result is the answer
+                and any(ch in parts[0] for ch in "+-*/^\\|!"):
+            # "35 + 70 = 105", "\\binom{5}{2} = 10", "|3-5| = 2": a computation; its result is the answer
             return parse_answer(parts[-1], units=units, _depth=d)
         if all(o == "=" for o in ops):
             lhs = parts[0]
@@ -451,12 +471,16 @@ def parse_answer(s: str, *, units: bool = True, _depth: int = 0) -> Node | None:
     return _leaf(s, units=units)
 
 
-_CONST_RX = re.compile(r"^[\d\s+\-*/^().{}\\]*$")
-_CONST_CMDS = re.compile(r"\\(?:frac|cdot|times|div|sqrt|left|right)")
+_CONST_RX = re.compile(r"^[\d\s+\-*/^().{}\\|!&\[\],]*$")
+# commands of a closed-form expression of numbers: \binom{5}{2}, |3-5|, 17 \bmod 5, 5!, a determinant
+_CONST_CMDS = re.compile(
+    r"\\(?:begin|end)\{[pbBvV]?matrix\}|\\(?:frac|cdot|times|div|sqrt|left|right|binom|bmod|mod|det|pi"
+    r"|lfloor|rfloor|lceil|rceil|sin|cos|tan|ln|log|exp)(?![a-zA-Z])")
 
 
 def _is_constant(text: str) -> bool:
-    """A plain arithmetic expression of numbers (no variables)?"""
+    """A closed-form expression of numbers (no variables): ``35 + 70``, ``\\binom{5}{2}``,
+    ``|3-5|``, ``17 \\bmod 5``, ``\\det\\begin{pmatrix}..\\end{pmatrix}``?"""
     t = _CONST_CMDS.sub("", text)
     return bool(t.strip()) and bool(_CONST_RX.match(t)) and any(ch.isdigit() for ch in t)
 

@@ -89,7 +89,7 @@ class MathVerifier(BaseRewardSource):
     def score_batch(self, samples: Sequence[Sample]) -> list[RewardResult]:
         p: MathParams = self.params  # type: ignore[assignment]
         out: list[RewardResult | None] = [None] * len(samples)
-        idx, golds, comps = [], [], []
+        idx, golds, comps, problems = [], [], [], []
         for i, s in enumerate(samples):
             try:
                 g = _gold(s.reference)
@@ -102,7 +102,9 @@ class MathVerifier(BaseRewardSource):
             idx.append(i)
             golds.append(g)
             comps.append(s.completion)
-        verdicts: list[Verdict] = check_batch(golds, comps, self.config, workers=p.workers, cache=self._cache)
+            problems.append(s.prompt)  # an equation restated from the prompt is not an answer
+        verdicts: list[Verdict] = check_batch(golds, comps, self.config, problems=problems, workers=p.workers,
+                                              cache=self._cache)
         for i, v in zip(idx, verdicts, strict=False):
             out[i] = v.to_result()
         return out  # type: ignore[return-value]

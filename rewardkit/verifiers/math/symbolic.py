@@ -3,7 +3,8 @@
 Leaves are built by `rewardkit.verifiers.math.parse.to_sympy` (LaTeX grammar, no eval, magnitude
 guards). Equality of two expressions:
 
-- constants: both evaluated to 30 significant digits; equal when the relative difference is below
+- constants: both evaluated to 30 significant digits (exact ones confirmed at 60 digits, so 2 and
+  sqrt(4 + 10^-40) differ); equal when the relative difference is below
   1e-20 for exact expressions, or within ``rel_tol`` / the rounding rule when one side carries a
   decimal (a float);
 - with variables: evaluated at 4 fixed positive rational points (polynomial identity testing);
@@ -16,7 +17,6 @@ to scaling); inequalities up to a positive factor, or as solution sets when they
 
 from __future__ import annotations
 
-from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
@@ -63,6 +63,21 @@ def _close(va: complex, vb: complex, tol: float) -> bool:
     return abs(va - vb) <= tol * scale or abs(va - vb) <= 1e-25
 
 
+_DIGITS = 60
+_EXACT_REL = sp.Float("1e-50", _DIGITS)
+_EXACT_ABS = sp.Float("1e-55", _DIGITS)
+
+
+def _exact_close(a: Any, b: Any) -> bool | None:
+    """Equality of two exact constants at 60 significant digits (None: cannot evaluate)."""
+    try:
+        va, vb = sp.N(a, _DIGITS), sp.N(b, _DIGITS)
+        diff, scale = abs(va - vb), max(abs(va), abs(vb))
+        return bool(diff <= _EXACT_REL * scale) or bool(diff <= _EXACT_ABS)
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+
+
 def _has_float(*xs: Any) -> bool:
     return any(getattr(x, "has", lambda *_: False)(sp.Float) for x in xs)
 
@@ -88,16 +103,19 @@ def expr_eq(a: Any, b: Any, ctx: Any, text_a: str = "", text_b: str = "") -> boo
     if not free:
         va, vb = _num(a), _num(b)
         if va is not None and vb is not None:
+            if not _has_float(a, b) and _close(va, vb, 1e-12):
+                # exact values: decide at 60 digits (a double cannot tell 2 from sqrt(4 + 10^-40))
+                close = _exact_close(a, b)
+                if close is not None:
+                    return close
             if _close(va, vb, tol):
                 return True
-            if ctx.cfg.rounding and _has_float(a, b):
-                from rewardkit.verifiers.math.compare import _decimals
+            if _has_float(a, b):
+                from rewardkit.verifiers.math.compare import rounding_sides, within_rounding
 
-                for lit, other in ((text_a, vb), (text_b, va)):
-                    k = _decimals(lit)
-                    if k is not None and k >= ctx.cfg.rounding_min_decimals:
-                        if abs(other - complex(Fraction(lit))) <= 0.5 * 10.0 ** (-k) * (1 + 1e-9):
-                            return True
+                sides = rounding_sides(text_a, text_b, va, vb, ctx.cfg, not ctx.flipped)
+                if any(within_rounding(lit, other, ctx.cfg) for lit, other in sides):
+                    return True
             return False
     else:
         syms = sorted(free, key=str)

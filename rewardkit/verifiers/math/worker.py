@@ -43,9 +43,13 @@ _START_TIMEOUT = 60.0
 
 
 def run_symbolic(task: dict[str, Any]) -> dict[str, Any]:
-    """Body of one check (used by workers and by the inline fallback)."""
-    from rewardkit.verifiers.math.api import _symbolic_stage
+    """Body of one task (used by workers and by the inline fallback): the symbolic stage of a
+    check, or (``kind == "check"``) a whole check of a long completion."""
+    from rewardkit.verifiers.math.api import _check_stage, _symbolic_stage
 
+    if task.get("kind") == "check":
+        return _check_stage(task["gold"], task["completion"], task["config"], task.get("extract_gold", True),
+                            task.get("problem"))
     return _symbolic_stage(task["gold"], task["pred"], task["config"])
 
 
