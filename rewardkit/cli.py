@@ -59,7 +59,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: finished rows are kept in {output}.partial; "
               "run the same command with --resume to continue", file=sys.stderr)
         return 130
-    except (ConfigError, RecordError, FileExistsError, FileNotFoundError, ValueError) as e:
+    except (ConfigError, RecordError, OSError, ValueError, ImportError) as e:  # OSError: e.g. a full disk
         print(f"rewardkit score: error: {e}", file=sys.stderr)
         return 2
     if args.preview:
@@ -70,16 +70,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _print_preview(output: Path, n: int, id_col: str) -> None:
-    import orjson
+    from rewardkit.io.output import read_head
 
-    if output.suffix != ".jsonl" or not output.exists():
-        return
-    rows = []
-    with open(output, "rb") as f:
-        for line in f:
-            rows.append(orjson.loads(line))
-            if len(rows) >= n:
-                break
+    rows = read_head(output, n)  # JSONL or Parquet
     if not rows:
         return
     print(f"{'id':<14}{'status':<15}{'score':>7}  components / step scores")
@@ -189,6 +182,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_list(sub)
     _add_generate(sub)
     _add_serve(sub, full=command == "serve")
+    _add_train(sub)
     return parser
 
 
@@ -198,7 +192,20 @@ def _version() -> str:
     return __version__
 
 
-_COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve}
+def _add_train(sub: Any) -> None:
+    from rewardkit.train.run import add_parser  # torch-free module; the recipe imports torch lazily
+
+    add_parser(sub)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from rewardkit.train.run import run_cli
+
+    return run_cli(args)
+
+
+_COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve,
+             "train": _cmd_train}
 
 
 def main(argv: list[str] | None = None) -> int:

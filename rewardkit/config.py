@@ -12,6 +12,8 @@ rewards:
     process_weight: 1.0    # scale of the source's step/token rewards (dense part)
 gate: {component: format, min: 1.0, fail_score: 0.0}
 shaping: []                # batch transforms, see ``rewardkit list``
+status_policy:             # what trainers get for results without a score (rewardkit.status_policy)
+  statuses: {timeout: mask}
 ```
 
 Every error names the offending key (``rewards[1].weight``) and, for unknown keys, lists the
@@ -28,6 +30,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rewardkit.status_policy import StatusPolicy
 from rewardkit.types import Status
 
 __all__ = ["RewardSpec", "GateSpec", "PipelineConfig", "ConfigError", "load_config", "format_validation_error"]
@@ -93,6 +96,7 @@ class PipelineConfig(BaseModel):
     gate: GateSpec | None = None
     shaping: list[TransformSpec] = Field(default_factory=list)
     steps_from: str | None = None  # component whose step scores fill the output's `steps`
+    status_policy: StatusPolicy = Field(default_factory=StatusPolicy)  # used by the trainer adapters
 
     @model_validator(mode="after")
     def _check_names(self) -> PipelineConfig:

@@ -11,6 +11,14 @@ like any single verifier. How component statuses combine (documented once, here)
 - any other non-ok component without fill makes the total non-ok (the worst status wins:
   error > timeout > unparseable) with ``score = None`` -- never a silent 0;
 - if every weighted component is not applicable, the total is ``not_applicable``;
+- a fill hides a status from the total, not from the logs: ``info["status_before_fill"]`` is the
+  status the total would have had without fills (summaries and server metrics count that one),
+  ``info["filled"]`` maps each filled component to its status;
+- a non-ok total says whose fault it is in ``info["fault"]`` (infrastructure if any failed
+  component's is, see `rewardkit.status_policy`), for the trainer adapters' status policy;
+- with ``shaping:`` transforms, a total the status policy scores (a sample-caused failure: the
+  failing score) enters the transforms as that score, with ``info["resolved_before_shaping"]``
+  (so a group normalisation counts "no answer" like a wrong answer); masked ones stay non-ok;
 - ``gated_by``: the component counts only when the gating component scored ``>= gate_min``;
 - ``gate``: the whole score is ``fail_score`` unless the gate component scored ``>= min``.
 
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +39,7 @@ from pydantic import ValidationError
 from rewardkit.config import ConfigError, PipelineConfig, RewardSpec, format_validation_error, load_config
 from rewardkit.registry import UnknownNameError, get_source_class, get_transform_class
 from rewardkit.sources import BaseRewardSource, error_result
+from rewardkit.status_policy import combine_faults, fault_of
 from rewardkit.types import RewardResult, Sample, Status, StepScore
 
 __all__ = ["Pipeline", "build_pipeline"]
@@ -142,10 +152,33 @@ class Pipeline(BaseRewardSource):
         return self._finish(samples, list(per_comp))
 
     def _finish(self, samples: Sequence[Sample], per_comp: list[list[RewardResult]]) -> list[RewardResult]:
-        out = [self.combine([c[i] for c in per_comp]) for i in range(len(samples))]
+        return self.shape(samples, [self.combine([c[i] for c in per_comp]) for i in range(len(samples))])
+
+    def shape(self, samples: Sequence[Sample], results: Sequence[RewardResult]) -> list[RewardResult]:
+        """Apply the ``shaping:`` transforms to combined results (offline scoring combines in worker
+        processes and shapes whole groups later, in the parent)."""
+        out = list(results)
+        if self.transforms:
+            out = [self._resolve_for_shaping(r) for r in out]
         for t in self.transforms:
             out = t(samples, out)
         return out
+
+    def _resolve_for_shaping(self, r: RewardResult) -> RewardResult:
+        """A result as the shaping transforms must see it: a failure the status policy scores (the
+        sample's own: no answer, over budget) becomes that score, so that group statistics count it
+        like the wrong answer it is -- otherwise a group ``[correct, wrong, no answer]`` would give
+        the no-answer sample advantage 0, above the wrong one. Masked failures stay non-ok (left out
+        of every statistic)."""
+        if r.status is Status.OK:
+            return r
+        score, valid = self.config.status_policy.resolve(r)
+        if not valid:
+            return r
+        info = dict(r.info)
+        info.setdefault("status_before_fill", r.status.value)
+        info["resolved_before_shaping"] = r.status.value
+        return replace(r, score=score, status=Status.OK, info=info)
 
     def combine(self, parts: Sequence[RewardResult]) -> RewardResult:
         """Combine one sample's component results (one per spec, in order) into the total."""
@@ -159,6 +192,7 @@ class Pipeline(BaseRewardSource):
                                     tok_scores, tok_spans, info)
             if r.status is not Status.NOT_APPLICABLE:
                 info["failed_components"] = [name]
+                info["fault"] = fault_of(r).value  # type: ignore[union-attr]
             return RewardResult(None, r.status, {name: None}, self._steps(parts) if r.status is not
                                 Status.NOT_APPLICABLE else None, info=info)
         specs = self.specs
@@ -193,6 +227,11 @@ class Pipeline(BaseRewardSource):
             total += spec.weight * v
             applicable = True
 
+        filled = {s.component: r.status.value for s, r in zip(specs, parts, strict=True)
+                  if s.weight != 0.0 and r.status is not Status.OK and values[s.component] is not None}
+        if filled:
+            info["filled"] = filled
+            info["status_before_fill"] = _status_without_fill(specs, parts).value
         gate = self.config.gate
         if gate is not None:
             g = values[gate.component]
@@ -204,6 +243,8 @@ class Pipeline(BaseRewardSource):
             bad = [s.component for s, r in zip(specs, parts, strict=True) if s.weight != 0 and values[s.component] is None
                    and r.status is not Status.NOT_APPLICABLE]
             info["failed_components"] = bad
+            info["fault"] = combine_faults([r for s, r in zip(specs, parts, strict=True)
+                                            if s.component in bad]).value  # type: ignore[union-attr]
             return RewardResult(score=None, status=worst, components=values, steps=self._steps(parts), info=info)
         if not applicable:
             return RewardResult(score=None, status=Status.NOT_APPLICABLE, components=values, info=info)
@@ -255,6 +296,17 @@ class Pipeline(BaseRewardSource):
         s, r = with_tok[0]
         scores = r.token_scores if s.process_weight == 1.0 else [s.process_weight * v for v in r.token_scores]
         return scores, r.token_spans
+
+
+def _status_without_fill(specs: Sequence[RewardSpec], parts: Sequence[RewardResult]) -> Status:
+    """The total's status had no component been filled (the same rules as `Pipeline.combine`)."""
+    weighted = [r.status for s, r in zip(specs, parts, strict=True) if s.weight != 0.0]
+    bad = [st for st in weighted if st is not Status.OK and st is not Status.NOT_APPLICABLE]
+    if bad:
+        return max(bad, key=lambda st: st.severity)
+    if weighted and all(st is Status.NOT_APPLICABLE for st in weighted):
+        return Status.NOT_APPLICABLE
+    return Status.OK
 
 
 def build_pipeline(config: PipelineConfig | dict[str, Any] | str | Path) -> Pipeline:

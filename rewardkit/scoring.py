@@ -6,29 +6,51 @@ records (JSONL / Parquet / CSV / HF folder, or the embedded synthetic data)
   -> output rows = input record + ``score, status, components, steps, info``
   -> resumable partial file -> atomic final file + ``<output>.summary.json``.
 
-Output order follows input order. Resume skips every id already in the partial file, so no row
-is scored twice or lost.
+Results do not depend on row order, ``batch_size``, ``workers`` or a resume:
+
+- Shaping transforms that need more than one sample (group normalisation, leave-one-out, GDPO)
+  run in the parent process on *whole groups* (key: ``group_id``, else the prompt), collected
+  whatever the input order: a first pass counts each group's rows, so a group is shaped as soon
+  as its last row is scored. Per-sample transforms run with the rewards. Transforms that use the
+  statistics of a training batch (``batch_normalize``, ``group_by: batch``, ``scale: batch``,
+  GDPO's ``batch_norm``) have no offline meaning and are refused.
+- Stateful transforms (``running_normalize``, ``rm_shaping``'s running statistics) keep one state
+  in the parent, updated one group at a time in the order groups complete in the input (the
+  position of each group's last row), and saved with every commit of the partial file, so a
+  resumed run continues from exactly the state the killed one had written.
+  Their scores do depend on the input order: that is what "running" means.
+- Output rows are in input order. Memory holds the ids seen (12 bytes each, `IdSet`), one
+  counter a group when shaping by group, and the rows of groups not yet complete (a few when a
+  group's rows are adjacent, as in rollout dumps; up to all of them for a shuffled file).
+
+Resume keeps every committed row and skips its id, so no row is scored twice or lost.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
+import signal
 import sys
+import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
-
-from rewardkit.config import PipelineConfig, load_config
-from rewardkit.io.output import ResumableWriter, atomic_write_bytes
-from rewardkit.io.records import ColumnMap, RecordError, iter_records, record_to_sample
+from rewardkit.config import ConfigError, PipelineConfig, load_config
+from rewardkit.io import jsonio
+from rewardkit.io.idset import IdSet
+from rewardkit.io.output import ResumableWriter, output_format, require_pyarrow
+from rewardkit.io.records import ColumnMap, RecordError, detect_format, iter_records, record_to_sample
 from rewardkit.pipeline import Pipeline
-from rewardkit.types import Sample
+from rewardkit.status_policy import status_before_fill
+from rewardkit.types import RewardResult, Sample
 
 __all__ = ["score_dataset", "ScoreSummary", "RunningStats", "summary_path"]
 
@@ -106,21 +128,49 @@ class ScoreSummary:
         return "\n".join(lines)
 
 
-def summary_path(output: Path) -> Path:
-    name = output.name
-    for suf in (".jsonl", ".parquet", ".json", ".pq", ".ndjson"):
-        if name.endswith(suf):
-            name = name[: -len(suf)]
-            break
-    return output.with_name(name + ".summary.json")
+def summary_path(output: str | Path) -> Path:
+    """``<output>.summary.json``: one per output (``scored.jsonl`` and ``scored.parquet`` differ)."""
+    output = Path(output)
+    return output.with_name(output.name + ".summary.json")
+
+
 
 
 # -- worker process side -------------------------------------------------------------------------
 _WORKER_PIPELINE: Pipeline | None = None
+_PR_SET_PDEATHSIG = 1
 
 
-def _init_worker(config: dict[str, Any]) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Workers must not outlive the run, whatever kills it (SIGKILL included): on Linux the kernel
+    sends them SIGKILL when the parent dies; elsewhere a thread watches the parent."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+        else:
+            if os.getppid() != parent_pid:  # the parent died before prctl took effect
+                os._exit(1)
+            return
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="rewardkit-parent-watch").start()
+
+
+def _init_worker(config: dict[str, Any], parent_pid: int) -> None:
     global _WORKER_PIPELINE
+    # Ctrl-C reaches the whole process group: the parent handles it (and stops the workers),
+    # so a worker must not print its own traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent_pid)
     _WORKER_PIPELINE = Pipeline(config)
 
 
@@ -129,31 +179,89 @@ def _worker_score(samples: list[Sample]) -> list[dict[str, Any]]:
     return [r.to_dict() for r in _WORKER_PIPELINE.score(samples)]
 
 
-# -- main process --------------------------------------------------------------------------------
-def _batches(records: Iterable[tuple[str, Any]], size: int,
-             group_key: str | None = None) -> Iterator[list[tuple[str, Any]]]:
-    """Batches of ``size`` records; with ``group_key``, a batch is only cut where the group value
-    changes, so batch-level shaping (group normalisation) sees whole groups. Groups are expected
-    to be contiguous in the input, as trainers' rollout dumps are."""
-    buf: list[tuple[str, Any]] = []
-    last: Any = object()
-    for item in records:
-        if group_key is not None and len(buf) >= size:
-            rec = item[1]
-            g = rec.get(group_key) if isinstance(rec, dict) else None
-            if g is None or g != last:
-                yield buf
-                buf = []
-        elif group_key is None and len(buf) >= size:
-            yield buf
-            buf = []
-        buf.append(item)
-        if group_key is not None and isinstance(item[1], dict):
-            last = item[1].get(group_key)
-    if buf:
-        yield buf
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop now: cancel queued batches and end the running ones (their rows are not committed)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=5)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a process manager stopping the run): handled like Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated()
+
+
+# -- shaping offline -----------------------------------------------------------------------------
+Scope = Literal["sample", "group", "batch", "state"]
+_PER_SAMPLE = frozenset({"process_shaping", "par", "gate", "dapo_overlong", "laser_bonus"})
+
+
+def _scope(t: Any) -> Scope:
+    """What a transform needs to see: one sample, a whole group, a training batch, or a running state."""
+    name, p = t.name, t.params
+    if name == "rm_shaping":
+        return "sample" if p.method in ("lsc", "centered") else "state"
+    if t.state_dict():
+        return "state"
+    if getattr(p, "group_by", None) == "batch" or name == "batch_normalize":
+        return "batch"
+    if name == "group_normalize" and p.scale == "batch":
+        return "batch"
+    if name == "multi_reward":
+        if p.method == "weighted_sum":
+            return "sample"
+        return "batch" if p.method == "gdpo" and p.batch_norm else "group"
+    if name == "ensemble":
+        return "batch" if p.standardize else "sample"
+    if name in _PER_SAMPLE:
+        return "sample"
+    return "group"  # group_normalize, leave_one_out, and transforms rewardkit does not know
+
+
+def _offline_plan(pipeline: Pipeline) -> tuple[bool, bool]:
+    """(shape whole groups in the parent, some transform has a running state); refuses batch scope."""
+    scopes = [_scope(t) for t in pipeline.transforms]
+    for i, (t, sc) in enumerate(zip(pipeline.transforms, scopes, strict=True)):
+        if sc == "batch":
+            raise ConfigError(
+                f"shaping[{i}] ({t.name}) uses the statistics of a whole training batch; offline "
+                "scoring has no training batch, so its scores would depend on --batch-size and row "
+                "order. Leave it out of the offline config (normalise in the trainer) or use group "
+                "statistics (group_normalize with scale: group; multi_reward with batch_norm: false; "
+                "group_by: group_id)")
+    grouped = any(sc in ("group", "state") for sc in scopes)
+    return grouped, any(sc == "state" for sc in scopes)
+
+
+def _group_key(s: Sample, by_prompt: bool) -> Any:
+    """``group_id``, else the prompt (as a digest: memory stays small with long prompts)."""
+    if s.group_id is not None and not by_prompt:
+        return ("id", s.group_id)
+    return ("prompt", hashlib.blake2b(s.prompt_text.encode("utf-8", "surrogatepass"), digest_size=16).digest())
+
+
+def _member_order(s: Sample) -> tuple[bool, Any]:
+    """Order inside a group that does not depend on the input order (so float sums agree exactly)."""
+    return (isinstance(s.id, str), s.id)
+
+
+@dataclass
+class _Row:
+    index: int  # position in the input
+    where: str
+    record: dict[str, Any]
+    sample: Sample
+    result: RewardResult | dict[str, Any] | None = None
+
+
+# -- reading -------------------------------------------------------------------------------------
 def _count_lines(path: Path) -> int | None:
     try:
         n = 0
@@ -178,6 +286,44 @@ _OUTPUT_KEYS = frozenset({"score", "status", "components", "steps", "info", "tok
 DEFAULT_CONFIG_PATH = Path(__file__).parent / "configs" / "default.yaml"
 
 
+def _hashable_id(v: Any) -> Any:
+    return v if isinstance(v, (str, int)) else None
+
+
+class _Reader:
+    """Turns input records into rows to score, or skipped-record entries.
+
+    The same checks run in the counting pass and the scoring pass, so both agree on which rows
+    exist (bad records, duplicate ids, rows a resumed run already has)."""
+
+    def __init__(self, cols: ColumnMap, limit: int | None, done_ids: IdSet) -> None:
+        self.cols = cols
+        self.limit = limit
+        self.done_ids = done_ids
+
+    def rows(self, records: Iterable[tuple[str, Any]]) -> Iterator[_Row | tuple[RecordError, int, Any]]:
+        seen = IdSet()  # 12 bytes an id: memory stays flat with the dataset's size
+        done = self.done_ids
+        id_key = self.cols.id
+        for idx, (where, rec) in enumerate(records):
+            if self.limit is not None and idx >= self.limit:
+                return
+            try:
+                if isinstance(rec, RecordError):
+                    raise rec
+                s = record_to_sample(rec, where, self.cols, default_id=idx)
+                if not seen.add(s.id):
+                    raise RecordError(where, f"duplicate id {s.id!r}", field=id_key)
+            except RecordError as e:
+                yield e, idx, _hashable_id(rec.get(id_key)) if isinstance(rec, dict) else None
+                continue
+            if len(done) and s.id in done:
+                continue
+            if rec.get(id_key) is None:  # a missing or null id is the row number, written out
+                rec = {id_key: s.id, **{k: v for k, v in rec.items() if k != id_key}}
+            yield _Row(idx, where, rec, s)
+
+
 def score_dataset(
     config: str | Path | dict[str, Any] | PipelineConfig | None = None,
     input: str | Path | Iterable[dict[str, Any]] | None = None,  # noqa: A002 - mirrors --input
@@ -199,52 +345,90 @@ def score_dataset(
     output: ``.jsonl`` or ``.parquet``; None scores without writing (summary only).
     workers: processes scoring in parallel (>1 pays off for CPU-heavy rewards).
     on_error: ``skip`` lists a bad record in the summary and goes on; ``fail`` stops at it.
-    Returns the summary, also written as JSON next to the output.
+    Returns the summary, also written as JSON next to the output (``<output>.summary.json``).
+    SIGTERM stops the run like Ctrl-C (KeyboardInterrupt): committed rows stay in the partial file.
     """
     if on_error not in ("skip", "fail"):
         raise ValueError("on_error must be 'skip' or 'fail'")
+    if batch_size < 1 or workers < 1:
+        raise ValueError("batch_size and workers must be >= 1")
     cfg = load_config(config if config is not None else DEFAULT_CONFIG_PATH)
     cols = columns or ColumnMap()
     cfg_json = cfg.model_dump(mode="json")
     pipeline = Pipeline(cfg)
+    grouped, stateful = _offline_plan(pipeline)
+    by_prompt = grouped and all(getattr(t.params, "group_by", "prompt") == "prompt" for t in pipeline.transforms)
+    # grouped: the workers score without shaping; the parent shapes whole groups
+    score_cfg = {**cfg_json, "shaping": []} if grouped else cfg_json
+    scorer = Pipeline(score_cfg) if grouped else pipeline
 
     total: int | None = None
     if input is None:
-        records: Iterable[tuple[str, Any]] = _default_records()
+        def open_records() -> Iterable[tuple[str, Any]]:
+            return _default_records()
         input_desc: str = "synthetic"
         total = 400
     elif isinstance(input, (str, Path)):
-        records = iter_records(input, input_format, json_columns=(cols.reference, cols.steps))
-        input_desc = str(Path(input).resolve())
-        if Path(input).is_file() and (input_format or Path(input).suffix.lower()) in ("jsonl", ".jsonl"):
-            total = _count_lines(Path(input))
-    else:
-        records = ((f"record {i}", r) for i, r in enumerate(input))
-        input_desc = "<iterable>"
+        in_path = Path(input)
+        if in_path.exists() and (input_format or detect_format(in_path)) == "parquet":
+            require_pyarrow(f"reading {in_path.name} (Parquet input)")
 
-    writer: ResumableWriter | None = None
-    done_ids: set[Any] = set()
+        def open_records() -> Iterable[tuple[str, Any]]:
+            return iter_records(input, input_format, json_columns=(cols.reference, cols.steps))
+        input_desc = str(in_path.resolve())
+        if in_path.is_file() and (input_format or in_path.suffix.lower()) in ("jsonl", ".jsonl"):
+            total = _count_lines(in_path)
+    else:
+        materialised = [(f"record {i}", r) for i, r in enumerate(input)] if grouped else None
+        once = iter(input)
+
+        def open_records() -> Iterable[tuple[str, Any]]:
+            if materialised is not None:
+                return materialised
+            return ((f"record {i}", r) for i, r in enumerate(once))
+        input_desc = "<iterable>"
+    if output is not None:
+        output_format(Path(output))  # a bad suffix (or Parquet without pyarrow) fails before any work
+
     summary = ScoreSummary(output=str(output) if output is not None else None, workers=workers)
     status_counts: Counter[str] = Counter()
     score_stats = RunningStats()
     comp_stats: dict[str, RunningStats] = {c: RunningStats() for c in pipeline.component_names}
 
     def account(row: dict[str, Any]) -> None:
-        status_counts[row["status"]] += 1
+        status_counts[status_before_fill(row)] += 1  # before any fill: a fill changes the reward, not what happened
         score_stats.add(row["score"])
         for k, v in (row.get("components") or {}).items():
             comp_stats.setdefault(k, RunningStats()).add(v)
 
+    writer: ResumableWriter | None = None
+    done_ids = IdSet()
+    listed_rows: set[Any] = set()  # input positions of bad records already listed (resume)
     if output is not None:
         writer = ResumableWriter(output, resume=resume, overwrite=overwrite,
                                  meta={"config": cfg_json, "input": input_desc, "columns": asdict(cols)})
-        done_rows, prev_skipped = writer.open()
-        for row in done_rows:
-            done_ids.add(row.get(cols.id))
+        resumed = writer.open()
+        for row in writer.iter_done():  # streamed: only the ids stay in memory
+            if isinstance(rid := row.get(cols.id), (str, int)):
+                done_ids.add(rid)
             account(row)
-        summary.resumed_rows = len(done_rows)
-        summary.skipped.extend(prev_skipped)
-        done_ids.update(s.get("id") for s in prev_skipped if s.get("id") is not None)
+        summary.resumed_rows = resumed.rows
+        summary.skipped.extend(resumed.skipped)
+        listed_rows = {s.get("row", s.get("where")) for s in resumed.skipped}
+        if stateful and resumed.rows:
+            if resumed.state is None:
+                writer.close()
+                raise ValueError(f"cannot resume {writer.partial}: it has no saved state for the "
+                                 "stateful transforms (written by an older rewardkit); use --overwrite")
+            for t, st in zip(pipeline.transforms, json.loads(resumed.state), strict=True):
+                t.load_state_dict(st)
+
+    def transform_state() -> str | None:
+        # json (not orjson): running minima start at +inf, which JSON only has as a literal
+        return json.dumps([t.state_dict() for t in pipeline.transforms]) if stateful else None
+
+    reader = _Reader(cols, limit, done_ids)
+    expected: Counter[Any] = Counter()
 
     if progress is None:
         progress = sys.stderr.isatty()
@@ -254,102 +438,161 @@ def score_dataset(
 
         bar = tqdm(total=total, unit="rows", desc="scoring", dynamic_ncols=True, initial=summary.resumed_rows)
 
-    pool: ProcessPoolExecutor | None = None
-    if workers > 1:
-        import multiprocessing as mp
-
-        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(cfg_json,))
-
-    seen_ids: set[Any] = set()
-    pending: deque[tuple[list[dict[str, Any]], Future[list[dict[str, Any]]] | list[dict[str, Any]]]] = deque()
     t0 = time.perf_counter()
-    n_index = 0
     scored = 0
-    dumps = orjson.dumps
-    id_key = cols.id
+    open_groups: dict[Any, list[_Row]] = {}
 
-    def flush_one() -> None:
+    def fail_or_skip(e: RecordError, index: int, rid: Any) -> dict[str, Any] | None:
+        if on_error == "fail":
+            if writer is not None and writer.rows:
+                hint = (f"rows scored before it are kept in {writer.partial}: fix the record and rerun "
+                        "with --resume, or rerun with --resume --on-error skip to list bad records and go on")
+            else:
+                hint = "fix the record, or rerun with --on-error skip to list bad records and go on"
+            raise RecordError(e.where, f"{e.message} ({hint})", field=e.field)
+        if index in listed_rows or e.where in listed_rows:
+            return None
+        item = e.to_dict()
+        item["id"] = rid if rid is not None else index
+        item["row"] = index
+        return item
+
+    def finished_rows(rows: list[_Row]) -> list[_Row]:
+        """Rows whose final result is known: all of them, or the groups they complete."""
+        if not grouped:
+            return rows
+        out: list[_Row] = []
+        for r in rows:
+            key = _group_key(r.sample, by_prompt)
+            members = open_groups.setdefault(key, [])
+            members.append(r)
+            if len(members) < expected[key]:
+                continue
+            del open_groups[key]
+            members.sort(key=lambda m: _member_order(m.sample))
+            samples = [m.sample for m in members]
+            results = [RewardResult.from_dict(m.result) if isinstance(m.result, dict) else m.result
+                       for m in members]
+            results = pipeline.shape(samples, results)
+            for m, res in zip(members, results, strict=True):
+                m.result = res
+            out.extend(members)
+        return out
+
+    def emit(rows: list[_Row]) -> None:
         nonlocal scored
-        recs, fut = pending.popleft()
-        res_dicts = fut.result() if isinstance(fut, Future) else fut
-        lines = []
-        for rec, rd in zip(recs, res_dicts, strict=True):
+        lines: list[bytes] = []
+        indices: list[int] = []
+        skipped_now: list[dict[str, Any]] = []
+        for r in finished_rows(rows):
+            rd = r.result.to_dict() if isinstance(r.result, RewardResult) else r.result
+            rec = r.record
             if _OUTPUT_KEYS.isdisjoint(rec):
                 row = {**rec, **rd}
             else:  # keep an input field that shares an output field's name, as "<name>_input"
                 row = {(f"{k}_input" if k in _OUTPUT_KEYS else k): v for k, v in rec.items()}
                 row.update(rd)
-            account(row)
-            lines.append(dumps(row, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS) + b"\n")
-        if writer is not None:
-            writer.write_lines(lines)
-        scored += len(recs)
-        if bar is not None:
-            bar.update(len(recs))
-
-    try:
-        group_key = cols.group if pipeline.transforms else None
-        for batch in _batches(records, batch_size, group_key):
-            samples: list[Sample] = []
-            recs: list[dict[str, Any]] = []
-            skipped_now: list[dict[str, Any]] = []
-            for where, rec in batch:
-                idx = n_index
-                n_index += 1
-                if limit is not None and idx >= limit:
-                    break
-                try:
-                    if isinstance(rec, RecordError):
-                        raise rec
-                    s = record_to_sample(rec, where, cols, default_id=idx)
-                    if s.id in seen_ids:
-                        raise RecordError(where, f"duplicate id {s.id!r}", field=cols.id)
-                    seen_ids.add(s.id)
-                except RecordError as e:
-                    if on_error == "fail":
-                        raise
-                    item = e.to_dict()
-                    rid = rec.get(cols.id) if isinstance(rec, dict) else None
-                    item["id"] = rid if rid is not None else idx
-                    if item["id"] in done_ids:
-                        continue
+            try:
+                line = jsonio.dumps_line(row)
+            except jsonio.UnwritableValue as e:
+                item = fail_or_skip(RecordError(r.where, str(e), field=e.field), r.index, r.sample.id)
+                if item is not None:
                     skipped_now.append(item)
-                    continue
-                if s.id in done_ids:
-                    continue
-                if id_key not in rec:
-                    rec = {id_key: s.id, **rec}
-                samples.append(s)
-                recs.append(rec)
-            if writer is not None:
-                writer.write_skipped(skipped_now)
-            summary.skipped.extend(skipped_now)
-            if samples:
-                if pool is not None:
-                    pending.append((recs, pool.submit(_worker_score, samples)))
-                    while len(pending) > 2 * workers:
-                        flush_one()
-                else:
-                    pending.append((recs, [r.to_dict() for r in pipeline.score(samples)]))
-                    flush_one()
-            if limit is not None and n_index > limit:
-                break
+                continue
+            account(row)
+            lines.append(line)
+            indices.append(r.index)
+        if writer is not None:
+            writer.write_skipped(skipped_now)
+            writer.write(lines, indices, transform_state())
+        summary.skipped.extend(skipped_now)
+        scored += len(lines)
+        if bar is not None:
+            bar.update(len(rows))
+
+    pool: ProcessPoolExecutor | None = None
+    if workers > 1:
+        import multiprocessing as mp
+
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(score_cfg, os.getpid()))
+    pending: deque[tuple[list[_Row], Future[list[dict[str, Any]]]]] = deque()
+
+    def flush_one() -> None:
+        rows, fut = pending.popleft()
+        for r, rd in zip(rows, fut.result(), strict=True):
+            r.result = rd
+        emit(rows)
+
+    def score_batch(rows: list[_Row]) -> None:
+        samples = [r.sample for r in rows]
+        if pool is not None:
+            pending.append((rows, pool.submit(_worker_score, samples)))
+            while len(pending) > 2 * workers:
+                flush_one()
+        else:
+            for r, res in zip(rows, scorer.score(samples), strict=True):
+                r.result = res
+            emit(rows)
+
+    restore_sigterm: Callable[[], None] = lambda: None  # noqa: E731
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+
+        def restore_sigterm() -> None:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    try:
+        if grouped:  # first pass: how many rows each group has, so a group is shaped once complete
+            for item in reader.rows(open_records()):
+                if isinstance(item, _Row):
+                    expected[_group_key(item.sample, by_prompt)] += 1
+        batch: list[_Row] = []
+        skipped_batch: list[dict[str, Any]] = []
+        for item in reader.rows(open_records()):
+            if isinstance(item, _Row):
+                batch.append(item)
+            else:
+                listed = fail_or_skip(*item)
+                if listed is not None:
+                    skipped_batch.append(listed)
+            if len(batch) >= batch_size or len(skipped_batch) >= batch_size:
+                if writer is not None:
+                    writer.write_skipped(skipped_batch)
+                summary.skipped.extend(skipped_batch)
+                skipped_batch = []
+                if batch:
+                    score_batch(batch)
+                    batch = []
+        if writer is not None:
+            writer.write_skipped(skipped_batch)
+        summary.skipped.extend(skipped_batch)
+        if batch:
+            score_batch(batch)
         while pending:
             flush_one()
-    except BaseException:  # Ctrl-C, a kill, a bad record with on_error=fail: keep what is written
-        if writer is not None:
-            writer.close()
+        if open_groups:  # cannot happen: both passes read the same rows
+            raise RuntimeError(f"{len(open_groups)} groups were never complete")
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a bad record with on_error=fail: keep what is committed
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_pool(pool)
+        if writer is not None:
+            try:
+                writer.close()
+            except OSError:
+                pass  # a full disk: the committed rows are on it already
+            if writer.rows == 0 and not isinstance(exc, KeyboardInterrupt):
+                writer.discard()  # nothing committed: nothing to resume, no stale partial file
         if bar is not None:
             bar.close()
+        restore_sigterm()
         raise
     if pool is not None:
         pool.shutdown()
     if bar is not None:
         bar.close()
     pipeline.close()
+    if scorer is not pipeline:
+        scorer.close()
 
     summary.seconds = time.perf_counter() - t0
     summary.scored_this_run = scored
@@ -358,7 +601,11 @@ def score_dataset(
     summary.statuses = dict(status_counts)
     summary.score = score_stats.to_dict()
     summary.components = {k: v.to_dict() for k, v in comp_stats.items()}
-    if writer is not None:
-        out = writer.finalize()
-        atomic_write_bytes(summary_path(out), orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2))
+    try:
+        if writer is not None:
+            out = writer.finalize(summary=(summary_path(writer.path),
+                                           jsonio.dumps_pretty(summary.to_dict())))
+            summary.output = str(out)
+    finally:
+        restore_sigterm()
     return summary

@@ -132,6 +132,7 @@ def check_conformance(src, cases) -> None:
     assert len(results) == len(batch)
     for i, r in zip(order, results, strict=True):
         assert isinstance(r, RewardResult) and isinstance(r.status, Status)
+        assert r.info.get("fault") in (None, "sample", "infrastructure"), (src, i, r)  # status policy
         expected = cases[i][1]
         if isinstance(expected, Status):
             assert r.status is expected and r.score is None, (src, i, r)

@@ -224,15 +224,6 @@ def test_iterable_input_and_no_output():
     assert s.rows == 1 and s.statuses == {"ok": 1} and s.score["mean"] == 1.0
 
 
-def test_batches_never_split_a_group_when_shaping_needs_groups():
-    from rewardkit.scoring import _batches
-
-    recs = [(str(i), {"group_id": i // 3}) for i in range(10)]
-    sizes = [[r[1]["group_id"] for r in b] for b in _batches(recs, 4, "group_id")]
-    assert sizes == [[0, 0, 0, 1, 1, 1], [2, 2, 2, 3]]
-    assert [len(b) for b in _batches(recs, 4)] == [4, 4, 2]
-
-
 def test_group_shaping_sees_whole_groups_across_batches(tmp_path):
     """GRPO normalisation in an offline run: every group (4 rows) is normalised as a whole even
     though the batch size (5) cuts through groups, and failed rows stay failed."""
@@ -253,9 +244,12 @@ def test_group_shaping_sees_whole_groups_across_batches(tmp_path):
         for m in members:
             if m["status"] != "ok":
                 assert m["score"] is None
+            elif (m.get("info") or {}).get("resolved_before_shaping"):
+                # no answer: the status policy's failing score, normalised with its group (issue 9 §1)
+                assert m["components"]["correct"] is None and m["info"]["status_before_fill"] == "unparseable"
             else:
                 assert m["components"]["correct"] in (0.0, 1.0)  # raw component kept
-    assert any(r["status"] == "unparseable" for r in rows)
+    assert any((r.get("info") or {}).get("status_before_fill") == "unparseable" for r in rows)
 
 
 def test_csv_parses_json_only_where_json_is_expected(tmp_path):
@@ -282,3 +276,233 @@ def test_resume_of_a_finished_run_says_so(tmp_path, records):
     with pytest.raises(FileExistsError, match="already complete"):
         score_dataset(NUMERIC, inp, out, resume=True)
     assert out.read_bytes() == before
+
+
+# -- results do not depend on row order, batch size, workers or a resume (issue 9 §3) ----------
+DEFAULT_REWARDS = [
+    {"type": "numeric", "name": "correct"},
+    {"type": "step_arithmetic", "name": "steps_valid", "weight": 0.0, "process_weight": 1.0},
+    {"type": "regex", "name": "format", "weight": 0.0, "pattern": "(?i)(answer is|\\\\boxed\\{|####)"},
+]
+GROUP_TRANSFORMS = {
+    "group_normalize": {"type": "group_normalize", "ddof": 0, "eps": 1e-6},
+    "group_center": {"type": "group_normalize", "scale": "none"},
+    "group_by_prompt": {"type": "group_normalize", "group_by": "prompt"},
+    "leave_one_out": {"type": "leave_one_out"},
+    "sum_then_normalize": {"type": "multi_reward", "method": "sum_then_normalize",
+                           "weights": {"correct": 1.0, "format": 0.5}},
+    "gdpo_group": {"type": "multi_reward", "method": "gdpo", "batch_norm": False,
+                   "weights": {"correct": 1.0, "format": 0.5}},
+    "weighted_sum": {"type": "multi_reward", "method": "weighted_sum", "weights": {"correct": 1.0, "format": 0.5}},
+    "ensemble": {"type": "ensemble", "components": ["correct", "format"], "method": "min"},
+    "gate": {"type": "gate", "component": "format"},
+    "process_shaping": {"type": "process_shaping", "method": "clip_delta", "eta": 0.5, "alpha": 1.0},
+    "laser_bonus": {"type": "laser_bonus", "gate": "correct", "target": 50},
+    "rm_lsc": {"type": "rm_shaping", "method": "lsc"},
+    # no reference rewards / lengths in the data: every ok row becomes an error, the same way each time
+    "rm_centered": {"type": "rm_shaping", "method": "centered"},
+    "par": {"type": "par"},
+    "dapo_overlong": {"type": "dapo_overlong"},
+}
+STATEFUL_TRANSFORMS = {
+    "running_normalize": {"type": "running_normalize"},
+    "rm_meanstd": {"type": "rm_shaping", "method": "meanstd"},
+    "rm_minmax": {"type": "rm_shaping", "method": "minmax"},
+    "rm_clip": {"type": "rm_shaping", "method": "clip"},
+    "running_after_group": {"type": "running_normalize"},  # composed with group_normalize below
+}
+
+
+def _cfg(name, t):
+    shaping = [GROUP_TRANSFORMS["group_normalize"], t] if name == "running_after_group" else [t]
+    return {"rewards": DEFAULT_REWARDS, "shaping": shaping}
+
+
+@pytest.fixture(scope="module")
+def grouped_input(tmp_path_factory):
+    d = tmp_path_factory.mktemp("grouped")
+    recs = generate(n_problems=15, group_size=4, seed=11, p_unparseable=0.1)
+    for i, r in enumerate(recs):
+        if i % 8 == 3:
+            r.pop("group_id", None)  # these rows group by their prompt
+    import random
+
+    shuffled = list(recs)
+    random.Random(0).shuffle(shuffled)
+    return recs, write_jsonl(d / "ordered.jsonl", recs), write_jsonl(d / "shuffled.jsonl", shuffled)
+
+
+def _by_id(path):
+    return {r["id"]: r for r in read_jsonl(path)}
+
+
+@pytest.mark.parametrize("name", sorted(GROUP_TRANSFORMS))
+def test_shuffled_input_scores_like_ordered_input_row_for_row(tmp_path, grouped_input, name):
+    recs, ordered, shuffled = grouped_input
+    cfg = _cfg(name, GROUP_TRANSFORMS[name])
+    score_dataset(cfg, ordered, tmp_path / "a.jsonl", batch_size=5)
+    score_dataset(cfg, shuffled, tmp_path / "b.jsonl", batch_size=7)
+    a, b = _by_id(tmp_path / "a.jsonl"), _by_id(tmp_path / "b.jsonl")
+    assert len(a) == len(recs) and a == b  # exact, every field
+    assert [r["id"] for r in read_jsonl(tmp_path / "b.jsonl")] == [r["id"] for r in json.loads(
+        "[" + ",".join(shuffled.read_text().splitlines()) + "]")]  # output in the input's order
+
+
+def test_group_transform_shapes_a_group_split_across_the_file(tmp_path):
+    """A group's rows at the start and the end of the file: normalised as one group."""
+    rows = [{"id": i, "group_id": "g" if i in (0, 9) else f"s{i}", "prompt": "p",
+             "completion": f"The answer is {i % 2}", "reference": "1"} for i in range(10)]
+    inp = write_jsonl(tmp_path / "in.jsonl", rows)
+    cfg = {"rewards": [{"type": "numeric"}], "shaping": [{"type": "group_normalize", "ddof": 0}]}
+    score_dataset(cfg, inp, tmp_path / "o.jsonl", batch_size=2)
+    got = read_jsonl(tmp_path / "o.jsonl")
+    assert [r["id"] for r in got] == list(range(10))
+    assert got[0]["score"] == pytest.approx(-1.0, abs=1e-5) and got[9]["score"] == pytest.approx(1.0, abs=1e-5)
+    assert all(r["score"] == 0.0 for r in got[1:9])  # one-member groups
+
+
+def _kill_after(monkeypatch, n_commits):
+    """Make the run die (KeyboardInterrupt) after ``n_commits`` batches were committed."""
+    from rewardkit.io.output import ResumableWriter
+
+    orig = ResumableWriter.write
+    calls = {"n": 0}
+
+    def write(self, lines, indices, state=None):
+        if lines:
+            calls["n"] += 1
+            if calls["n"] > n_commits:
+                raise KeyboardInterrupt
+        return orig(self, lines, indices, state)
+
+    monkeypatch.setattr(ResumableWriter, "write", write)
+    return lambda: monkeypatch.setattr(ResumableWriter, "write", orig)
+
+
+@pytest.mark.parametrize("name", sorted(STATEFUL_TRANSFORMS) + sorted(GROUP_TRANSFORMS))
+def test_clean_equals_resumed_equals_other_batch_size(tmp_path, grouped_input, monkeypatch, name):
+    """Killed after two commits, resumed with another batch size: byte-identical to a clean run
+    (for running statistics too: their state is restored from the last commit)."""
+    _, ordered, shuffled = grouped_input
+    t = STATEFUL_TRANSFORMS.get(name) or GROUP_TRANSFORMS[name]
+    cfg = _cfg(name, t)
+    for inp in (ordered, shuffled) if name in STATEFUL_TRANSFORMS else (shuffled,):
+        clean = tmp_path / f"{inp.stem}.clean.jsonl"
+        score_dataset(cfg, inp, clean, batch_size=8)
+        other = tmp_path / f"{inp.stem}.bs.jsonl"
+        score_dataset(cfg, inp, other, batch_size=13)
+        assert other.read_bytes() == clean.read_bytes()
+        out = tmp_path / f"{inp.stem}.resumed.jsonl"
+        undo = _kill_after(monkeypatch, 2)
+        with pytest.raises(KeyboardInterrupt):
+            score_dataset(cfg, inp, out, batch_size=8)
+        undo()
+        with open(out.with_name(out.name + ".partial"), "ab") as f:
+            f.write(b'{"id": "torn", "sco')  # a torn write past the last commit
+        s = score_dataset(cfg, inp, out, batch_size=5, resume=True)
+        assert s.resumed_rows > 0 and s.scored_this_run > 0
+        assert out.read_bytes() == clean.read_bytes()
+
+
+def test_workers_equal_one_process_with_transforms(tmp_path, grouped_input):
+    _, _, shuffled = grouped_input
+    cfg = _cfg("running_after_group", STATEFUL_TRANSFORMS["running_after_group"])  # group + running state
+    score_dataset(cfg, shuffled, tmp_path / "w1.jsonl", batch_size=6)
+    score_dataset(cfg, shuffled, tmp_path / "w2.jsonl", batch_size=6, workers=2)
+    assert (tmp_path / "w1.jsonl").read_bytes() == (tmp_path / "w2.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("t", [{"type": "batch_normalize"}, {"type": "group_normalize", "scale": "batch"},
+                               {"type": "leave_one_out", "group_by": "batch"},
+                               {"type": "multi_reward", "weights": {"correct": 1.0}}])
+def test_batch_statistics_are_refused_offline(tmp_path, t):
+    from rewardkit.config import ConfigError
+
+    with pytest.raises(ConfigError, match="training batch"):
+        score_dataset({"rewards": DEFAULT_REWARDS, "shaping": [t]}, None, None)
+
+
+# -- no process left behind (issue 16 §2) --------------------------------------------------------
+def _descendants(pid):
+    try:
+        import psutil
+
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except ImportError:
+        pass
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _start_workers_run(tmp_path, **popen):
+    recs = generate(n_problems=400, group_size=4, seed=5)  # 1600 rows at ~4 ms: far longer than the test
+    inp = write_jsonl(tmp_path / "in.jsonl", recs)
+    (tmp_path / "slowmod.py").write_text(SLOW_SOURCE)
+    cfg = tmp_path / "slow.yaml"
+    cfg.write_text("rewards:\n  - type: slowmod:SlowNumeric\n    name: correct\n")
+    out = tmp_path / "out.jsonl"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    cmd = [sys.executable, "-m", "rewardkit.cli", "score", "-c", str(cfg), "-i", str(inp), "-o", str(out),
+           "--batch-size", "8", "--workers", "2", "--no-progress", "--preview", "0"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen)
+    partial = tmp_path / "out.jsonl.partial"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (partial.exists() and partial.read_bytes().count(b"\n") >= 40):
+        time.sleep(0.05)
+    kids = _descendants(proc.pid)
+    assert len(kids) >= 2, "the workers should be running"
+    return proc, kids
+
+
+def _assert_all_gone(pids, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    left = [p for p in pids if _alive(p)]
+    for p in left:  # do not leave them behind even when the test fails
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"processes left behind: {left}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_workers_run_leaves_no_process(tmp_path, sig):
+    proc, kids = _start_workers_run(tmp_path)
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    _assert_all_gone(kids)  # first: a worker left alive would hold stderr open
+    err = proc.stderr.read().decode()
+    if sig == signal.SIGTERM:  # stops like Ctrl-C: committed rows kept, told how to resume
+        assert "--resume" in err and "Traceback" not in err, err
+    partial = tmp_path / "out.jsonl.partial"
+    assert partial.read_bytes().count(b"\n") >= 40
+
+
+def test_ctrl_c_of_a_workers_run_prints_no_worker_traceback(tmp_path):
+    proc, kids = _start_workers_run(tmp_path, start_new_session=True)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
+    proc.wait(timeout=30)
+    _assert_all_gone(kids)
+    err = proc.stderr.read().decode()
+    assert proc.returncode == 130 and "--resume" in err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err

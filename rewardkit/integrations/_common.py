@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV_CONFIG", "default_config", "get_pipeline", "as_source"]
+__all__ = ["ENV_CONFIG", "default_config", "get_pipeline", "as_source", "policy_for"]
 
 #: Environment variable naming the pipeline YAML/TOML the adapters load when not told otherwise.
 ENV_CONFIG = "REWARDKIT_CONFIG"
@@ -58,3 +58,18 @@ def as_source(pipeline_or_config: Any) -> Any:
     from rewardkit.pipeline import Pipeline
 
     return Pipeline(pipeline_or_config)
+
+
+def policy_for(source: Any, status_policy: Any = None, *, fill: Any = None, masked_score: float | None = None) -> Any:
+    """The status policy an adapter applies: ``status_policy`` (a `StatusPolicy` or a mapping) if
+    given, else the pipeline's ``status_policy:``, else the defaults; then ``fill`` (``{status:
+    score}``) and ``masked_score`` on top."""
+    from rewardkit.status_policy import StatusPolicy
+
+    if status_policy is None:
+        cfg = getattr(source, "config", None)
+        status_policy = getattr(cfg, "status_policy", None)
+    policy = StatusPolicy.coerce(status_policy).with_fills(fill)
+    if masked_score is not None:
+        policy = policy.model_copy(update={"masked_score": float(masked_score)})
+    return policy

@@ -18,11 +18,13 @@ Mapping to a `Sample`: ``completion = query[len(prompt):]`` when the query start
 (else the text after the prompt's first occurrence, else the whole query) with trailing
 end-of-turn tokens (``<|im_end|>``, ``</s>`` ...) removed, ``prompt = prompt``, ``reference = label``.
 
-The protocol has no "no score": items whose status is not ok are sent as ``fill`` (default 0.0;
-server flag ``--fill``, env ``REWARDKIT_FILL`` here), and ``extra_logs["reward/valid"]`` (1.0/0.0
-per query) says which ones were real, so the fill is visible in the trainer's logs rather than
-silent. ``extra_logs["reward/<component>"]`` carries each pipeline component's score (fill when
-it has none).
+A result without a score goes through the status policy (`rewardkit.status_policy`; the
+pipeline's ``status_policy:`` or the ``status_policy`` argument): the sample's own failures (no
+answer, over its budget) get the failing score 0.0; infrastructure failures and ``not_applicable``
+are masked -- the protocol has no "no score", so they are sent as ``fill`` (default 0.0; server
+flag ``--fill``, env ``REWARDKIT_FILL`` here) with ``extra_logs["reward/valid"]`` 0.0, so they are
+visible in the trainer's logs rather than silent. ``extra_logs["reward/<component>"]`` carries
+each pipeline component's score (fill when it has none).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from rewardkit.integrations._common import get_pipeline
+from rewardkit.integrations._common import get_pipeline, policy_for
+from rewardkit.status_policy import StatusPolicy
 from rewardkit.types import RewardResult, Sample
 
 __all__ = ["reward_func", "samples_from_openrlhf", "openrlhf_response", "split_query"]
@@ -67,10 +70,16 @@ def samples_from_openrlhf(queries: Sequence[str], prompts: Sequence[str] | None 
 
 
 def openrlhf_response(results: Sequence[RewardResult], components: Sequence[str] = (),
-                      fill: float = 0.0) -> dict[str, Any]:
-    """``{"rewards", "scores", "extra_logs"}`` with plain numbers only (no null: ``fill`` instead)."""
-    rewards = [r.score if r.score is not None else fill for r in results]
-    extra_logs: dict[str, list[float]] = {"reward/valid": [1.0 if r.score is not None else 0.0 for r in results]}
+                      fill: float | None = None, policy: StatusPolicy | None = None) -> dict[str, Any]:
+    """``{"rewards", "scores", "extra_logs"}`` with plain numbers only: scores resolved by the status
+    ``policy`` (default: `StatusPolicy()`); where it masks, ``fill`` (default: the policy's
+    ``masked_score``) and ``reward/valid`` 0.0."""
+    policy = policy or StatusPolicy()
+    if fill is not None:
+        policy = policy.model_copy(update={"masked_score": float(fill)})
+    fill = policy.masked_score
+    rewards, valid = policy.resolve_batch(results)
+    extra_logs: dict[str, list[float]] = {"reward/valid": [1.0 if v else 0.0 for v in valid]}
     for c in components:
         vals = []
         for r in results:
@@ -85,14 +94,17 @@ def reward_func(queries: Sequence[str], prompts: Sequence[str] | None = None,
     """OpenRLHF's Python-function reward: ``{"rewards", "scores", "extra_logs"}`` as tensors.
 
     Keyword arguments (all optional): ``config`` (pipeline path; default ``$REWARDKIT_CONFIG``),
-    ``fill`` (default ``$REWARDKIT_FILL`` or 0.0). Returns torch tensors like OpenRLHF's own
-    examples when torch is importable (it always is inside OpenRLHF), else lists.
+    ``fill`` (default ``$REWARDKIT_FILL``, else the policy's ``masked_score``, 0.0),
+    ``status_policy`` (a mapping; default the pipeline's). Returns torch tensors like OpenRLHF's own examples when torch is importable (it
+    always is inside OpenRLHF), else lists.
     """
     pipeline = get_pipeline(kwargs.get("config"))
-    fill = float(kwargs.get("fill", os.environ.get("REWARDKIT_FILL", 0.0)))
+    fill = kwargs.get("fill", os.environ.get("REWARDKIT_FILL"))
     samples = samples_from_openrlhf(list(queries), prompts, labels)
     results = pipeline.score(samples)
-    payload = openrlhf_response(results, getattr(pipeline, "component_names", ()), fill=fill)
+    payload = openrlhf_response(results, getattr(pipeline, "component_names", ()),
+                                fill=None if fill is None else float(fill),
+                                policy=policy_for(pipeline, kwargs.get("status_policy")))
     try:
         import torch
     except ImportError:  # pragma: no cover - OpenRLHF always has torch

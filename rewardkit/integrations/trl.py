@@ -16,12 +16,16 @@ the other dataset columns (one value per completion) plus ``trainer_state``, ``l
 - the reference is read from the column ``reference_key``, or the first present of
   ``reference, answer, solution, ground_truth, label``; every other per-completion column goes to
   ``Sample.metadata``;
-- a result whose status is not ok returns ``None`` -- TRL leaves that function out for that
-  completion, and a completion that no function scores gets no advantage (TRL >= 1.0 masks it)
-  -- unless ``fill`` maps the status to a number (``fill={"unparseable": 0.0}``; a pipeline's own
-  ``fill:`` config works too);
+- a result whose status is not ok goes through the status policy (`rewardkit.status_policy`):
+  by default the sample's own failures (no final answer, an expression over its budget) get the
+  failing score 0.0 -- a completion with no answer must not escape the penalty a wrong one gets --
+  and infrastructure failures (sandbox/judge down) and ``not_applicable`` return ``None``: TRL
+  leaves that function out for that completion, and a completion that no function scores gets no
+  advantage (TRL >= 1.0 masks it). Change it with ``status_policy=`` (or the pipeline's
+  ``status_policy:``); ``fill={"timeout": -1.0}`` adds per-status scores;
 - with ``log_metric`` available (always inside GRPOTrainer) each call logs
-  ``reward/<component>/mean`` and ``reward/status/<status>`` (fraction of completions);
+  ``reward/<component>/mean``, ``reward/status/<status>`` (fraction of completions, counted
+  before any fill) and ``reward/masked`` (fraction returned as ``None``);
 - the function is ``async`` when the source is I/O-bound (a `RemoteReward` anywhere in it):
   GRPOTrainer then runs it on its event loop concurrently with its other async reward functions.
   Force either form with ``asynchronous=``;
@@ -34,10 +38,12 @@ The functions are picklable (a pipeline pickles as its config).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rewardkit.integrations._common import as_source
+from rewardkit.integrations._common import as_source, policy_for
+from rewardkit.status_policy import status_before_fill
 from rewardkit.types import RewardResult, Sample, Status
 
 __all__ = ["reward_funcs", "reward_weights", "RewardFunction", "AsyncRewardFunction", "samples_from_trl",
@@ -71,23 +77,16 @@ def samples_from_trl(prompts: Sequence[Any], completions: Sequence[Any], kwargs:
     ]
 
 
-def _fill_map(fill: Mapping[str | Status, float] | None) -> dict[Status, float]:
-    out = {Status(k): float(v) for k, v in (fill or {}).items()}
-    if Status.OK in out:
-        raise ValueError("fill maps non-ok statuses to scores; 'ok' cannot be filled")
-    return out
-
-
 class RewardFunction:
     """A synchronous GRPOTrainer reward function backed by a rewardkit reward source."""
 
     def __init__(self, source: Any, *, name: str | None = None, reference_key: str | None = None,
                  fill: Mapping[str | Status, float] | None = None, log_metrics: bool = True,
-                 components: Sequence[str] | None = None) -> None:
+                 components: Sequence[str] | None = None, status_policy: Any = None) -> None:
         self.source = source
         self.__name__ = name or getattr(source, "name", "rewardkit")  # what TRL logs it as
         self.reference_key = reference_key
-        self.fill = _fill_map(fill)
+        self.policy = policy_for(source, status_policy, fill=fill)
         self.log_metrics = log_metrics
         self.components = list(components if components is not None
                                else getattr(source, "component_names", None) or [])
@@ -96,14 +95,14 @@ class RewardFunction:
         return f"{type(self).__name__}({self.__name__!r}, source={self.source!r})"
 
     def _values(self, results: Sequence[RewardResult], kwargs: Mapping[str, Any]) -> list[float | None]:
-        out: list[float | None] = []
-        for r in results:
-            out.append(r.score if r.score is not None else self.fill.get(r.status))
+        out = self.policy.resolve_or_none(results)
         log_metric = kwargs.get("log_metric")
         if self.log_metrics and callable(log_metric) and results:
             n = len(results)
+            before = Counter(status_before_fill(r) for r in results)
             for st in Status:
-                log_metric(f"reward/status/{st.value}", sum(r.status is st for r in results) / n)
+                log_metric(f"reward/status/{st.value}", before[st.value] / n)
+            log_metric("reward/masked", sum(v is None for v in out) / n)
             for c in self.components:
                 vals = [r.components[c] for r in results if r.components.get(c) is not None]
                 if vals:
@@ -133,18 +132,22 @@ def _prefers_async(source: Any) -> bool:
 
 def reward_funcs(pipeline: Any, *, reference_key: str | None = None,
                  fill: Mapping[str | Status, float] | None = None, asynchronous: bool | None = None,
-                 split_components: bool = False, log_metrics: bool = True) -> list[RewardFunction]:
+                 split_components: bool = False, log_metrics: bool = True,
+                 status_policy: Any = None) -> list[RewardFunction]:
     """GRPOTrainer reward functions for ``pipeline`` (a `Pipeline`, any reward source, or a config).
 
     Returns a list: one function for the pipeline's total, or one per weighted component with
-    ``split_components=True``.
+    ``split_components=True``. ``status_policy`` (a `StatusPolicy` or a mapping; default: the
+    pipeline's ``status_policy:``) decides what a result without a score returns; ``fill`` adds
+    ``{status: score}`` rules on top.
     """
     source = as_source(pipeline)
+    policy = policy_for(source, status_policy)
     if not split_components:
         is_async = _prefers_async(source) if asynchronous is None else asynchronous
         cls = AsyncRewardFunction if is_async else RewardFunction
         return [cls(source, name=getattr(source, "name", None), reference_key=reference_key, fill=fill,
-                    log_metrics=log_metrics)]
+                    log_metrics=log_metrics, status_policy=policy)]
     specs = getattr(source, "specs", None)
     if specs is None:
         raise ValueError("split_components=True needs a Pipeline")
@@ -159,7 +162,7 @@ def reward_funcs(pipeline: Any, *, reference_key: str | None = None,
         is_async = _prefers_async(comp) if asynchronous is None else asynchronous
         cls = AsyncRewardFunction if is_async else RewardFunction
         funcs.append(cls(comp, name=spec.component, reference_key=reference_key, fill=merged,
-                         log_metrics=log_metrics, components=[]))
+                         log_metrics=log_metrics, components=[], status_policy=policy))
     return funcs
 
 

@@ -8,7 +8,8 @@ reward:                       # verl >= 0.6 (older releases: top-level custom_re
     reward_kwargs:             # optional; passed to every call
       config: /path/to/pipeline.yaml              # default: $REWARDKIT_CONFIG, else math/numeric
       configs: {openai/gsm8k: gsm8k.yaml, "*": math.yaml}   # pipeline per data_source
-      fill: 0.0
+      status_policy: {statuses: {timeout: mask}}  # optional; default: the pipeline's, else safe defaults
+      fill: 0.0                                   # the number sent for a masked sample
 ```
 
 verl calls ``compute_score(data_source=..., solution_str=..., ground_truth=..., extra_info=...)``
@@ -18,9 +19,11 @@ and reads ``result["score"]`` as the reward, keeping every other key as a per-sa
 ``reference = ground_truth``, ``prompt = extra_info["question"]`` (or ``"prompt"``) when present.
 
 Returned dict, the same keys for every sample of a pipeline (verl stacks them into columns):
-``score`` (float; ``fill``, default 0.0, when the status is not ok -- verl needs a number),
-``valid`` (1.0 if the score is real, else 0.0 -- the fill is visible, not silent), ``status``
-(string), and ``reward/<component>`` (float or None). With ``configs`` choosing different pipelines
+``score`` (float), ``valid`` (1.0/0.0), ``status`` (string, before any fill) and
+``reward/<component>`` (float or None). A result without a score goes through the status policy
+(`rewardkit.status_policy`): the sample's own failures (no answer, over its budget) get the failing
+score 0.0 with ``valid = 1.0``; infrastructure failures and ``not_applicable`` are masked -- verl
+needs a number, so they get ``fill`` (default 0.0) with ``valid = 0.0``. With ``configs`` choosing different pipelines
 by data source, give their components the same names, or pass ``components: false``.
 
 ``acompute_score`` is the same as a coroutine (verl's async reward loop awaits coroutine
@@ -32,7 +35,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rewardkit.integrations._common import get_pipeline
+from rewardkit.integrations._common import get_pipeline, policy_for
+from rewardkit.status_policy import StatusPolicy, status_before_fill
 from rewardkit.types import RewardResult, Sample
 
 __all__ = ["compute_score", "acompute_score", "compute_score_batch", "pipeline_for"]
@@ -56,16 +60,18 @@ def _sample(solution_str: str, ground_truth: Any, extra_info: Mapping[str, Any] 
                   metadata={"data_source": data_source})
 
 
-def _result_dict(r: RewardResult, pipeline: Any, fill: float, components: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "score": r.score if r.score is not None else fill,
-        "valid": 1.0 if r.score is not None else 0.0,
-        "status": r.status.value,
-    }
+def _result_dict(r: RewardResult, pipeline: Any, policy: StatusPolicy, components: bool) -> dict[str, Any]:
+    score, valid = policy.resolve(r)
+    out: dict[str, Any] = {"score": score, "valid": 1.0 if valid else 0.0, "status": status_before_fill(r)}
     if components:
         for c in getattr(pipeline, "component_names", ()):
             out[f"reward/{c}"] = r.components.get(c)
     return out
+
+
+def _policy(pipe: Any, kwargs: Mapping[str, Any]) -> StatusPolicy:
+    fill = kwargs.get("fill")
+    return policy_for(pipe, kwargs.get("status_policy"), masked_score=None if fill is None else float(fill))
 
 
 def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Mapping[str, Any] | None = None,
@@ -73,7 +79,7 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
     """verl's custom reward function: ``{"score": float, "valid", "status", "reward/<c>"...}``."""
     pipe = pipeline_for(data_source, kwargs.get("config"), kwargs.get("configs"))
     r = pipe.score([_sample(solution_str, ground_truth, extra_info, data_source)])[0]
-    return _result_dict(r, pipe, float(kwargs.get("fill", 0.0)), bool(kwargs.get("components", True)))
+    return _result_dict(r, pipe, _policy(pipe, kwargs), bool(kwargs.get("components", True)))
 
 
 async def acompute_score(data_source: Any, solution_str: str, ground_truth: Any,
@@ -81,7 +87,7 @@ async def acompute_score(data_source: Any, solution_str: str, ground_truth: Any,
     """`compute_score` as a coroutine function, for verl's async reward loop."""
     pipe = pipeline_for(data_source, kwargs.get("config"), kwargs.get("configs"))
     r = (await pipe.ascore([_sample(solution_str, ground_truth, extra_info, data_source)]))[0]
-    return _result_dict(r, pipe, float(kwargs.get("fill", 0.0)), bool(kwargs.get("components", True)))
+    return _result_dict(r, pipe, _policy(pipe, kwargs), bool(kwargs.get("components", True)))
 
 
 def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
@@ -90,7 +96,6 @@ def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str
     """verl's ``BatchRewardManager`` form: one pipeline call per data source, results in order."""
     n = len(solution_strs)
     infos = list(extra_infos) if extra_infos is not None else [None] * n
-    fill = float(kwargs.get("fill", 0.0))
     comps = bool(kwargs.get("components", True))
     groups: dict[int, tuple[Any, list[int]]] = {}
     for i in range(n):
@@ -99,6 +104,7 @@ def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str
     out: list[dict[str, Any] | None] = [None] * n
     for pipe, idx in groups.values():
         results = pipe.score([_sample(solution_strs[i], ground_truths[i], infos[i], data_sources[i]) for i in idx])
+        policy = _policy(pipe, kwargs)
         for i, r in zip(idx, results, strict=True):
-            out[i] = _result_dict(r, pipe, fill, comps)
+            out[i] = _result_dict(r, pipe, policy, comps)
     return out  # type: ignore[return-value]

@@ -1,2 +1,2 @@
-"""Dataset I/O for offline scoring: reading records with located errors (`records`) and resumable,
-atomic output (`output`)."""
+"""Dataset I/O for offline scoring: reading records with located errors (`records`), lossless JSON
+lines (`jsonio`), resumable atomic output (`output`) and a compact id set (`idset`)."""

@@ -42,9 +42,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rewardkit.integrations._common import policy_for
 from rewardkit.integrations.openrlhf import openrlhf_response, samples_from_openrlhf
 from rewardkit.serving.batching import Closed, MicroBatcher, QueueFull, TooLarge
 from rewardkit.serving.metrics import CONTENT_TYPE_LATEST, ServerMetrics
+from rewardkit.status_policy import status_before_fill
 from rewardkit.types import Sample, Status
 
 __all__ = ["ServerSettings", "create_app", "load_source"]
@@ -250,6 +252,7 @@ def create_app(pipeline_or_config: Any, settings: ServerSettings | None = None) 
     )
     components = list(getattr(source, "component_names", None) or [getattr(source, "name", "reward")])
     pipeline_components = list(getattr(source, "component_names", None) or [])
+    status_policy = policy_for(source)  # the pipeline's status_policy: for /get_reward
     api_key = settings.api_key.encode() if settings.api_key else None
     item_counters = {st: metrics.items.labels(st.value) for st in Status}
 
@@ -318,8 +321,8 @@ def create_app(pipeline_or_config: Any, settings: ServerSettings | None = None) 
             raise HTTPError(413, str(e), reason="too_large") from None
         except Closed as e:
             raise HTTPError(503, str(e), headers={"Retry-After": "5"}, reason="closing") from None
-        for r in results:
-            item_counters[r.status].inc()
+        for r in results:  # counted before any pipeline fill: a fill changes the reward, not what happened
+            item_counters[Status(status_before_fill(r))].inc()
         return results
 
     def request_id(headers: dict[bytes, bytes], given: str | None = None) -> str:
@@ -369,7 +372,7 @@ def create_app(pipeline_or_config: Any, settings: ServerSettings | None = None) 
                 raise HTTPError(422, f"{name} has {len(v)} items but query has {n}; they must match",
                                 field=name, reason="invalid")
         results = await run(samples_from_openrlhf(req.query, req.prompts, req.labels))
-        payload = openrlhf_response(results, pipeline_components, fill=settings.fill)
+        payload = openrlhf_response(results, pipeline_components, fill=settings.fill, policy=status_policy)
         # rendered exactly as OpenRLHF's own reward server renders it (starlette JSONResponse)
         return _Reply(200, render_openrlhf(payload), {"X-Request-ID": request_id(headers)})
 

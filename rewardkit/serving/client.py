@@ -184,7 +184,9 @@ class RemoteReward(BaseRewardSource):
         return max(d, min(hint, p.max_backoff)) if hint is not None else d
 
     def _fail(self, n: int, exc: _Failure) -> list[RewardResult]:
-        return [RewardResult.fail(exc.status, str(exc), info={"endpoint": self.endpoint}) for _ in range(n)]
+        # the request failed (unreachable, timed out, bad reply): the server's fault, never the sample's
+        return [RewardResult.fail(exc.status, str(exc), info={"endpoint": self.endpoint, "fault": "infrastructure"})
+                for _ in range(n)]
 
     def _chunks(self, samples: Sequence[Sample]) -> list[Sequence[Sample]]:
         m = self.params.max_batch  # type: ignore[attr-defined]

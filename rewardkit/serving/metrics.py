@@ -8,7 +8,7 @@ name                                      type       labels / meaning
 ========================================  =========  ==================================================
 ``rewardkit_requests_total``              counter    ``endpoint``, ``code``: HTTP requests answered
 ``rewardkit_request_latency_seconds``     histogram  ``endpoint``: time from request start to response
-``rewardkit_items_total``                 counter    ``status``: scored items by result status
+``rewardkit_items_total``                 counter    ``status``: scored items by result status (before any fill)
 ``rewardkit_batch_size``                  histogram  items per micro-batch sent to the reward source
 ``rewardkit_batch_latency_seconds``       histogram  time the reward source took for one micro-batch
 ``rewardkit_queue_items``                 gauge      items admitted and not yet answered

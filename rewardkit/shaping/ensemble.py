@@ -52,7 +52,10 @@ def ensemble(scores: Any, method: Literal["mean", "min", "uwo"] = "mean", *, lam
     """Combine member scores with ``method``; ``standardize`` z-scores each member over the batch first."""
     s = _s(scores)
     if standardize:
-        s = (s - s.mean(0)) / (s.std(0) + eps)
+        c = s - s[:1]  # shifted: a member whose scores are all equal standardises to exactly 0
+        c = c - c.mean(0)
+        sd = c.std(0) + eps
+        s = np.divide(c, sd, out=np.zeros_like(c), where=sd != 0)
     if method == "mean":
         return ensemble_mean(s)
     if method == "min":

@@ -27,8 +27,11 @@ Tensor = torch.Tensor
 
 
 def implicit_token_rewards(logp: Tensor, logp_ref: Tensor, beta: float = 0.05) -> Tensor:
-    """``β·(log π_θ − log π_ref)`` per token. ``[..., T]`` -> ``[..., T]``."""
-    return beta * (torch.as_tensor(logp) - torch.as_tensor(logp_ref))
+    """``β·(log π_θ − log π_ref)`` per token. ``[..., T]`` -> ``[..., T]`` (same shapes; no broadcast)."""
+    a, b = torch.as_tensor(logp), torch.as_tensor(logp_ref)
+    if a.shape != b.shape:
+        raise ValueError(f"logp and logp_ref must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    return beta * (a - b)
 
 
 def implicit_q_values(token_rewards: Tensor) -> Tensor:

@@ -44,6 +44,14 @@ def kl_k3(logp: Tensor, logp_ref: Tensor) -> Tensor:
 _EST = {"k1": kl_k1, "k2": kl_k2, "k3": kl_k3}
 
 
+def _check_shapes(a: Tensor, b: Tensor, mask: Tensor | None, names: tuple[str, str]) -> None:
+    """Log-prob tensors (and the mask) of one shape: never broadcast silently."""
+    if a.shape != b.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if mask is not None and tuple(mask.shape) != tuple(a.shape):
+        raise ValueError(f"mask must have the shape of {names[0]} {tuple(a.shape)}, got {tuple(mask.shape)}")
+
+
 def approx_kl(logp: Tensor, logp_ref: Tensor, estimator: Estimator = "k1", *, clamp: float | None = 10.0,
               mask: Tensor | None = None) -> Tensor:
     """Per-token KL estimate ``[B, T]`` (0 outside ``mask`` if given)."""
@@ -51,6 +59,7 @@ def approx_kl(logp: Tensor, logp_ref: Tensor, estimator: Estimator = "k1", *, cl
         fn = _EST[estimator]
     except KeyError:
         raise ValueError(f"estimator must be one of k1, k2, k3; got {estimator!r}") from None
+    _check_shapes(logp, logp_ref, mask, ("logp", "logp_ref"))
     if estimator == "k3" and clamp is not None:
         # beyond d < -clamp k3 exceeds the cap anyway; bound before exp to avoid overflow
         logp = torch.maximum(logp, logp_ref - clamp)
@@ -80,6 +89,7 @@ def rto_token_rewards(logp_dpo: Tensor, logp_ref: Tensor, *, beta: float = 0.05,
 
     Add it to `kl_penalized_rewards` for the full RTO token reward.
     """
+    _check_shapes(logp_dpo, logp_ref, mask, ("logp_dpo", "logp_ref"))
     r = (beta * (logp_dpo - logp_ref)).clamp(-clip, clip)
     if mask is not None:
         r = torch.where(mask.to(torch.bool), r, torch.zeros((), dtype=r.dtype, device=r.device))

@@ -6,8 +6,11 @@ returned a non-ok status) are NaN, or masked out with ``valid``; they are left o
 statistic and come back as NaN -- never as the value a fake 0 would get.
 
 Notation: N = number of responses; groups are given by ``group_ids`` (any hashable ids, e.g.
-``Sample.group_id``); ``std`` uses ``ddof`` (1 = unbiased, 0 = population); ``eps`` is added to
-the std: ``(x − mean)/(std + eps)``. A group with fewer than two valid members yields 0.
+``Sample.group_id``) or ``group_size`` (consecutive blocks of G), never both; ``std`` uses ``ddof``
+(1 = unbiased, 0 = population); ``eps`` is added to the std: ``(x − mean)/(std + eps)``. A group
+with fewer than two valid members yields 0; a group whose values are all equal yields exactly 0.
+Invalid rows (``valid`` False or a non-finite score) get ``invalid_value`` (default NaN). The torch
+twins in `rewardkit.train.advantages` follow the same conventions (glossary: ``docs/shaping.md``).
 """
 
 from __future__ import annotations
@@ -30,14 +33,22 @@ def _prep(scores: Any, valid: Any | None) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(scores, dtype=np.float64)
     if x.ndim != 1:
         raise ValueError(f"scores must be 1-D [N], got shape {x.shape}")
-    ok = np.isfinite(x) if valid is None else (np.asarray(valid, dtype=bool) & np.isfinite(x))
-    if ok.shape != x.shape:
-        raise ValueError(f"valid must have shape {x.shape}, got {ok.shape}")
-    return x, ok
+    if valid is None:
+        return x, np.isfinite(x)
+    v = np.asarray(valid, dtype=bool)
+    if v.shape != x.shape:
+        raise ValueError(f"valid must have the shape of scores {x.shape}, got {v.shape}")
+    return x, v & np.isfinite(x)
 
 
-def group_index(group_ids: Sequence[Any] | None, n: int) -> tuple[np.ndarray, int]:
+def group_index(group_ids: Sequence[Any] | None, n: int, group_size: int | None = None) -> tuple[np.ndarray, int]:
     """Dense group index ``[N]`` in ``[0, n_groups)`` (first-seen order) and the group count."""
+    if group_ids is not None and group_size is not None:
+        raise ValueError("give groups either by group_size or by group_ids, not both")
+    if group_size is not None:
+        if group_size < 1 or n % group_size:
+            raise ValueError(f"{n} scores are not a multiple of group_size {group_size}")
+        return np.arange(n, dtype=np.int64) // group_size, n // group_size
     if group_ids is None:
         return np.zeros(n, dtype=np.int64), 1
     if len(group_ids) != n:
@@ -48,12 +59,21 @@ def group_index(group_ids: Sequence[Any] | None, n: int) -> tuple[np.ndarray, in
 
 
 def _stats(x: np.ndarray, ok: np.ndarray, gi: np.ndarray, ng: int, ddof: int):
-    xz = np.where(ok, x, 0.0)
+    """Per-group count, centred values ``x − mean_g`` ``[N]`` and std ``[ng]`` of the valid entries.
+
+    The statistics are taken on values shifted by the group's smallest valid value (shift-invariant
+    maths, better rounding): a group whose values are all equal then has centred values and std that
+    are exactly 0, so its advantages are exactly 0 with any ``eps`` -- not leftover/(leftover + eps).
+    """
+    shift = np.full(ng, np.inf)
+    np.minimum.at(shift, gi[ok], x[ok])
+    shift[~np.isfinite(shift)] = 0.0
+    xs = np.where(ok, x - shift[gi], 0.0)
     cnt = np.bincount(gi, weights=ok.astype(np.float64), minlength=ng)
-    mean = np.bincount(gi, weights=xz, minlength=ng) / np.maximum(cnt, 1)
-    dev = np.where(ok, x - mean[gi], 0.0) ** 2
-    var = np.bincount(gi, weights=dev, minlength=ng) / np.maximum(cnt - ddof, 1)
-    return cnt, mean, np.sqrt(var)
+    mean = np.bincount(gi, weights=xs, minlength=ng) / np.maximum(cnt, 1)
+    centred = np.where(ok, xs - mean[gi], 0.0)
+    var = np.bincount(gi, weights=centred**2, minlength=ng) / np.maximum(cnt - ddof, 1)
+    return cnt, centred, np.sqrt(var)
 
 
 def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -65,17 +85,19 @@ def group_normalize(
     scores: Any,
     group_ids: Sequence[Any] | None = None,
     *,
+    group_size: int | None = None,
     valid: Any | None = None,
     scale: Literal["group", "batch", "none"] = "group",
     ddof: int = 1,
     eps: float = 1e-6,
+    invalid_value: float = np.nan,
 ) -> np.ndarray:
     """``(r_i − mean_g)/(std_g + eps)`` (GRPO); ``scale="batch"`` divides by the std of all valid
-    scores, ``"none"`` only centres (Dr. GRPO). Shapes: ``[N]`` -> ``[N]`` (NaN where invalid)."""
+    scores, ``"none"`` only centres (Dr. GRPO). Shapes: ``[N]`` -> ``[N]`` (``invalid_value``,
+    default NaN, where invalid)."""
     x, ok = _prep(scores, valid)
-    gi, ng = group_index(group_ids, len(x))
-    cnt, mean, std = _stats(x, ok, gi, ng, ddof)
-    out = x - mean[gi]
+    gi, ng = group_index(group_ids, len(x), group_size)
+    cnt, out, std = _stats(x, ok, gi, ng, ddof)
     if scale == "group":
         out = _safe_div(out, std[gi] + eps)
     elif scale == "batch":
@@ -84,22 +106,24 @@ def group_normalize(
     elif scale != "none":
         raise ValueError(f"scale must be 'group', 'batch' or 'none', got {scale!r}")
     out = np.where(cnt[gi] > 1, out, 0.0)
-    return np.where(ok, out, np.nan)
+    return np.where(ok, out, invalid_value)
 
 
-def batch_normalize(scores: Any, *, valid: Any | None = None, ddof: int = 0, eps: float = 1e-8) -> np.ndarray:
+def batch_normalize(scores: Any, *, valid: Any | None = None, ddof: int = 0, eps: float = 1e-8,
+                    invalid_value: float = np.nan) -> np.ndarray:
     """``(r − mean)/(std + eps)`` over all valid scores of the batch. ``[N]`` -> ``[N]``."""
-    return group_normalize(scores, None, valid=valid, scale="group", ddof=ddof, eps=eps)
+    return group_normalize(scores, None, valid=valid, scale="group", ddof=ddof, eps=eps, invalid_value=invalid_value)
 
 
-def leave_one_out(scores: Any, group_ids: Sequence[Any] | None = None, *, valid: Any | None = None) -> np.ndarray:
+def leave_one_out(scores: Any, group_ids: Sequence[Any] | None = None, *, group_size: int | None = None,
+                  valid: Any | None = None, invalid_value: float = np.nan) -> np.ndarray:
     """RLOO: ``r_i − mean_{j≠i, j valid, same group} r_j`` (0 for a group with one valid member)."""
     x, ok = _prep(scores, valid)
-    gi, ng = group_index(group_ids, len(x))
-    cnt, mean, _ = _stats(x, ok, gi, ng, 0)
+    gi, ng = group_index(group_ids, len(x), group_size)
+    cnt, centred, _ = _stats(x, ok, gi, ng, 0)
     G = cnt[gi]
-    out = np.where(G > 1, G / np.maximum(G - 1, 1) * (x - mean[gi]), 0.0)
-    return np.where(ok, out, np.nan)
+    out = np.where(G > 1, G / np.maximum(G - 1, 1) * centred, 0.0)
+    return np.where(ok, out, invalid_value)
 
 
 class RunningStats:
@@ -123,12 +147,20 @@ class RunningStats:
         n = int(x.size)
         if n == 0:
             return self
-        bmean = float(x.mean())
-        bm2 = float(((x - bmean) ** 2).sum())
+        x0 = float(x[0])  # shifted sums: equal values give exactly their value and m2 = 0
+        xs = x - x0
+        bmean_s = float(xs.mean())
+        bmean = x0 + bmean_s
+        bm2 = float(((xs - bmean_s) ** 2).sum())
         tot = self.count + n
         d = bmean - self.mean
-        self.mean += d * n / tot
-        self.m2 += bm2 + d * d * self.count * n / tot
+        if self.count == 0:
+            self.mean, self.m2 = bmean, bm2
+        elif d != 0.0:
+            self.mean += d * n / tot
+            self.m2 += bm2 + d * d * self.count * n / tot
+        else:
+            self.m2 += bm2
         self.count = tot
         self.min = min(self.min, float(x.min()))
         self.max = max(self.max, float(x.max()))
@@ -144,8 +176,10 @@ class RunningStats:
         return float(np.sqrt(self.var))
 
     def normalize(self, values: Any, eps: float = 1e-8) -> np.ndarray:
-        """``(x − μ)/(σ + eps)`` with the current statistics (NaN stays NaN)."""
-        return (np.asarray(values, dtype=np.float64) - self.mean) / (self.std + eps)
+        """``(x − μ)/(σ + eps)`` with the current statistics (NaN stays NaN; 0 where σ + eps is 0)."""
+        x = np.asarray(values, dtype=np.float64)
+        c = x - self.mean
+        return _safe_div(c, np.full_like(c, self.std + eps))
 
     def state_dict(self) -> dict[str, float]:
         return {"count": self.count, "mean": self.mean, "m2": self.m2, "min": self.min, "max": self.max}

@@ -12,6 +12,7 @@ All sequence-level; the shaped reward is placed on the EOS token like any sequen
             ``(r − min)/(max − min)``.
 
 Shapes: ``r`` ``[N]``; refs ``[M]`` (shared) or ``[N, M]`` (per response; NaN = missing ref).
+Every reference is used unless ``max_refs`` is given (then the first ``max_refs`` columns).
 `ReferenceRewards` computes and caches the reference rewards per prompt.
 """
 
@@ -74,7 +75,7 @@ def _out(x: np.ndarray, scalar: bool) -> Any:
     return float(x[0]) if scalar else x
 
 
-def par_reward(r: Any, refs: Any, *, k: float = 1.0, max_refs: int | None = 10) -> Any:
+def par_reward(r: Any, refs: Any, *, k: float = 1.0, max_refs: int | None = None) -> Any:
     """PAR: mean over the references of ``σ(k·(r − r_ref))``. NaN refs are skipped; a response
     with no reference gets NaN. Scalar or ``[N]`` in, same out."""
     x, scalar = _r(r)
@@ -86,7 +87,7 @@ def par_reward(r: Any, refs: Any, *, k: float = 1.0, max_refs: int | None = 10) 
     return _out(out, scalar)
 
 
-def centered_reward(r: Any, refs: Any, *, max_refs: int | None = 10) -> Any:
+def centered_reward(r: Any, refs: Any, *, max_refs: int | None = None) -> Any:
     """Centered: ``(1/M) Σ_m (r − r_ref^m)`` = ``r − mean(refs)``."""
     x, scalar = _r(r)
     ref = _refs(x, refs, max_refs)
@@ -100,7 +101,7 @@ _Z85 = NormalDist().inv_cdf(0.85)
 
 
 def lsc_reward(r: Any, refs: Any, *, quantile: float = 0.85, std_eps: float = 1e-5,
-               max_refs: int | None = 10) -> Any:
+               max_refs: int | None = None) -> Any:
     """LSC: ``log σ(r − r̂_ref)``, ``r̂_ref = mean + z_q·(std_ddof1 + std_eps)`` of the references."""
     x, scalar = _r(r)
     ref = _refs(x, refs, max_refs)
@@ -131,12 +132,12 @@ def running_clip_reward(r: Any, stats: RunningStats, *, update: bool = True) -> 
     return np.clip(x, stats.mean - stats.std, stats.mean + stats.std)
 
 
-def minmax_reward(r: Any, stats: RunningStats, *, update: bool = True, eps: float = 1e-8) -> np.ndarray:
-    """Minmax: ``(r − min)/(max − min + eps)`` with running min/max (updated first)."""
+def minmax_reward(r: Any, stats: RunningStats, *, update: bool = True, range_eps: float = 1e-8) -> np.ndarray:
+    """Minmax: ``(r − min)/(max − min + range_eps)`` with running min/max (updated first)."""
     x = np.asarray(r, dtype=np.float64)
     if update:
         stats.update(x)
-    return (x - stats.min) / (stats.max - stats.min + eps)
+    return (x - stats.min) / (stats.max - stats.min + range_eps)
 
 
 class ReferenceRewards:

@@ -68,9 +68,15 @@ def clip_delta_rewards(r: Any, eta: float, last: Last = "keep") -> np.ndarray:
     return delta_rewards(clip_rewards(r, eta), last=last)
 
 
-def shape_process_rewards(r: Any, method: Method, *, eta: float = 0.0, last: Last = "keep",
+def shape_process_rewards(r: Any, method: Method, *, eta: float | None = None, last: Last = "keep",
                           alpha: float = 1.0) -> np.ndarray:
-    """``α·r̃`` for ``method`` in ``clip | delta | clip_delta``."""
+    """``α·r̃`` for ``method`` in ``clip | delta | clip_delta``.
+
+    ``eta`` (the PRM score threshold) is required by Clip and Clip-Delta: it depends on the PRM and
+    the paper does not give a value, and a silent 0 would make every score in [0, 1] shape to 0.
+    """
+    if method in ("clip", "clip_delta") and eta is None:
+        raise TypeError(f"shape_process_rewards(method={method!r}) needs eta (the PRM score threshold)")
     if method == "clip":
         out = clip_rewards(r, eta)
     elif method == "delta":

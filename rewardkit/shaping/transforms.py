@@ -211,7 +211,8 @@ class RunningNormalize(BaseTransform):
         p: RunningNormParams = self.params  # type: ignore[assignment]
         x = _scores(results)
         self.stats.update(x)
-        new = (x - (self.stats.mean if p.center else 0.0)) / (self.stats.std + p.eps)
+        new = self.stats.normalize(x, eps=p.eps) if p.center else \
+            _norm._safe_div(x, np.full_like(x, self.stats.std + p.eps))
         return _apply_scores(self, results, new)
 
     def state_dict(self):
@@ -253,7 +254,7 @@ class ProcessShaping(BaseTransform):
                 out.append(r)
                 continue
             idx = [i for i, s in enumerate(r.steps) if s.score is not None]
-            vals = _proc.shape_process_rewards([r.steps[i].score for i in idx], p.method, eta=p.eta or 0.0,
+            vals = _proc.shape_process_rewards([r.steps[i].score for i in idx], p.method, eta=p.eta,
                                                last=p.last, alpha=p.alpha)
             steps = list(r.steps)
             for i, v in zip(idx, vals, strict=True):
@@ -271,7 +272,7 @@ class ProcessShaping(BaseTransform):
 class RefParams(TransformParams):
     refs_file: str | None = None  # JSON {prompt text: [reference rewards]}
     metadata_key: str = "ref_rewards"  # Sample.metadata[key] wins over the file/cache
-    max_refs: int | None = 10
+    max_refs: int | None = None  # use at most this many references per prompt (dropped ones: info)
     # PAR repo's hidden default (reward_penalize_length=True): r -= coef·(len − threshold) for
     # responses longer than threshold tokens, applied before the shaping. Off unless asked for.
     penalize_length: bool = False
@@ -328,8 +329,11 @@ class _RefTransform(BaseTransform):
             if not refs:
                 out.append(self._error(r, f"{self.name}: no reference rewards for this prompt"))
                 continue
-            refs = refs[: p.max_refs] if p.max_refs else refs
-            out.append(self._shaped(r, float(fn(x, np.asarray(refs, dtype=np.float64))), n_refs=len(refs)))
+            extra: dict[str, Any] = {}
+            if p.max_refs is not None and len(refs) > p.max_refs:  # a cap the config asked for: reported
+                extra["refs_dropped"] = len(refs) - p.max_refs
+                refs = refs[: p.max_refs]
+            out.append(self._shaped(r, float(fn(x, np.asarray(refs, dtype=np.float64))), n_refs=len(refs), **extra))
         return out
 
 
@@ -352,7 +356,8 @@ class PAR(_RefTransform):
 
 class RMShapingParams(RefParams):
     method: Literal["meanstd", "clip", "minmax", "lsc", "centered"]
-    eps: float = 1e-8
+    eps: float = 1e-8  # meanstd: added to the std
+    range_eps: float = 1e-8  # minmax: added to the range (max − min)
 
 
 @register_transform("rm_shaping")
@@ -380,7 +385,7 @@ class RMShaping(_RefTransform):
         elif p.method == "clip":
             new[ok] = _par.running_clip_reward(x[ok], self.stats)
         else:
-            new[ok] = _par.minmax_reward(x[ok], self.stats, eps=p.eps)
+            new[ok] = _par.minmax_reward(x[ok], self.stats, range_eps=p.range_eps)
         return _apply_scores(self, results, new)
 
     def state_dict(self):

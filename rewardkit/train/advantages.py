@@ -8,22 +8,28 @@ Notation (as in torchtune):
     B: batch size (number of responses)      T: max number of response tokens (padded)
     G: group size (responses per prompt)     K: number of steps of one response
 
-Conventions shared by every estimator:
+Conventions shared by every estimator (the glossary is in ``docs/shaping.md``, shared with the
+numpy functions of `rewardkit.shaping`):
 
 - ``mask: [B, T] bool`` marks valid response tokens. Positions outside the mask are exactly 0 in
   every returned tensor, whatever the inputs hold there (NaN included). The mask of one row must be
   one contiguous run of tokens (right or left padding); interior holes (e.g. masked tool outputs in
   multi-turn rollouts) are not supported by the recursive estimators (GAE, returns).
+- Shapes are checked, never broadcast: ``scores`` must be ``[B]`` and ``mask`` ``[B, T]`` with
+  the same ``B``; a mismatch raises ``ValueError`` naming both shapes.
 - ``valid: [B] bool`` (optional, default all True) marks rows whose reward is usable (the reward
-  source returned status ok; see `rewardkit.alignment.dense_rewards`). Invalid rows are left out
-  of every group / batch statistic and get ``invalid_value`` (default 0.0) as advantage on their
-  valid tokens -- never the advantage of a fake 0 reward. Their scores may be NaN.
+  source returned status ok; see `rewardkit.alignment.dense_rewards`); a non-finite score is an
+  invalid row too. Invalid rows are left out of every group / batch statistic and get
+  ``invalid_value`` -- 0.0 for the ``[B, T]`` estimators (a loss must stay finite), NaN for the
+  sequence-level ``group_normalize`` (like its numpy twin) -- never the advantage of a fake 0.
 - Groups are given either by ``group_size`` (rows ``[0, G)``, ``[G, 2G)`` ... are one prompt's
-  responses) or by ``group_ids: [B]`` (any integer ids, any order); without either, the whole
-  batch is one group.
-- ``ddof`` and ``eps`` are explicit: ``(x - mean) / (std + eps)`` with ``std`` computed with
-  ``ddof`` (1 = unbiased ``torch.std``; 0 = population). A group with fewer than two valid members
-  has no baseline information: its advantages are 0 (not NaN, not the raw score).
+  responses) or by ``group_ids: [B]`` (any integer ids, any order), never both; without either,
+  the whole batch is one group.
+- ``eps`` is always added to a standard deviation: ``(x - mean) / (std + eps)``, with ``std``
+  computed with ``ddof`` (1 = unbiased ``torch.std``; 0 = population). Whitening acts on the
+  variance and calls its constant ``var_eps``. A group with fewer than two valid members has no
+  baseline information: its advantages are 0 (not NaN, not the raw score); a group whose rewards
+  are all equal has advantages exactly 0, with any ``eps``.
 - Float dtype: float32 by default; float64 inputs stay float64.
 """
 
@@ -89,8 +95,43 @@ def _mask(mask: Tensor, shape: torch.Size) -> Tensor:
     return m
 
 
+def _seq(scores: Tensor | float | list, name: str = "scores") -> Tensor:
+    """Sequence values ``[B]`` as a floating tensor; anything else raises, naming the shape."""
+    s = _float(scores)
+    if s.dim() != 1:
+        raise ValueError(f"{name} must be [B], got shape {tuple(s.shape)}")
+    return s
+
+
+def _rows_mask(mask: Tensor, s: Tensor, name: str = "scores") -> Tensor:
+    """``mask`` ``[B, T]`` with as many rows as ``s`` ``[B]`` has entries: never broadcast."""
+    m = torch.as_tensor(mask, device=s.device).to(torch.bool)
+    if m.dim() != 2 or m.shape[0] != s.shape[0]:
+        raise ValueError(f"mask must be [B, T] with B = len({name}); got {name} shape {tuple(s.shape)} "
+                         f"and mask shape {tuple(m.shape)}")
+    return m
+
+
+def _same_shape(x: Tensor, like: Tensor, name: str, like_name: str) -> Tensor:
+    if x.shape != like.shape:
+        raise ValueError(f"{name} must have the shape of {like_name} {tuple(like.shape)}, got {tuple(x.shape)}")
+    return x
+
+
+def _usable(valid: Tensor | None, s: Tensor) -> Tensor | None:
+    """Rows whose score is usable: ``valid`` (default all) and a finite score (the numpy convention:
+    a NaN score is a missing reward). None when every row is usable (fast paths)."""
+    v = _opt_valid(valid, s.shape[0], s.device)
+    finite = torch.isfinite(s)
+    if v is None:
+        return None if bool(finite.all()) else finite
+    return v & finite
+
+
 def _group_index(B: int, group_size: int | None, group_ids: Tensor | None, device: torch.device) -> tuple[Tensor, int]:
     """Group index in ``[0, n_groups)`` for every row, and the number of groups."""
+    if group_ids is not None and group_size is not None:
+        raise ValueError("give groups either by group_size or by group_ids, not both")
     if group_ids is not None:
         gid = torch.as_tensor(group_ids, device=device)
         if gid.shape != (B,):
@@ -104,14 +145,30 @@ def _group_index(B: int, group_size: int | None, group_ids: Tensor | None, devic
     return torch.zeros(B, dtype=torch.long, device=device), 1
 
 
-def _group_stats(x: Tensor, w: Tensor, inv: Tensor, n: int, ddof: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Weighted per-group count, mean and std of the entries of ``x`` (``[B]`` or ``[B, T]``).
+def _group_stats(x: Tensor, w: Tensor, inv: Tensor, n: int, ddof: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per-group count, shift and mean, and the centred values, of the entries of ``x`` selected by ``w``.
 
-    ``w`` (same shape, bool) selects the entries that count. Returns per-group ``[n]`` tensors.
-    The std of a group with ``count <= ddof`` is reported as 0 (its centred values are all 0 when
-    count is 1, so advantages come out as 0 rather than NaN).
+    ``x`` is ``[B]`` or ``[B, T]`` and ``w`` (same shape, bool) selects the entries that count.
+    Returns ``cnt, centred, std, shift``: per-group ``[n]`` count and std, ``centred = x − mean_g``
+    (shape of ``x``, 0 where not selected) and the per-group shift ``[n]`` (the group's smallest
+    selected value; ``mean_g = shift + mean of the shifted values``).
+
+    Statistics are taken on values shifted by the group's smallest one (shift-invariant maths,
+    better rounding), so a group whose values are all equal has centred values and std that are
+    *exactly* 0: its advantages are exactly 0 with any ``eps``, not leftover / (leftover + eps).
+    The std of a group with ``count <= ddof`` is reported as 0.
     """
-    xz = torch.where(w, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    zero = torch.zeros((), dtype=x.dtype, device=x.device)
+    inf = torch.full((), float("inf"), dtype=x.dtype, device=x.device)
+    row_min = torch.where(w, x, inf)
+    if x.dim() == 2:
+        row_min = row_min.amin(-1) if x.shape[-1] else torch.full(x.shape[:1], float("inf"), dtype=x.dtype,
+                                                                     device=x.device)
+    shift = torch.full((n,), float("inf"), dtype=x.dtype, device=x.device).scatter_reduce_(
+        0, inv, row_min, "amin")
+    shift = torch.where(torch.isfinite(shift), shift, zero)
+    sh = shift[inv] if x.dim() == 1 else shift[inv][:, None]
+    xz = torch.where(w, x - sh, zero)
     wf = w.to(x.dtype)
     if x.dim() == 2:
         row_cnt, row_sum = wf.sum(-1), xz.sum(-1)
@@ -121,11 +178,12 @@ def _group_stats(x: Tensor, w: Tensor, inv: Tensor, n: int, ddof: int) -> tuple[
     tot = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, inv, row_sum)
     mean = tot / cnt.clamp(min=1)
     mu = mean[inv] if x.dim() == 1 else mean[inv][:, None]
-    dev = torch.where(w, x - mu, torch.zeros((), dtype=x.dtype, device=x.device)) ** 2
-    row_sq = dev.sum(-1) if x.dim() == 2 else dev
+    centred = torch.where(w, xz - mu, zero)
+    sq_rows = centred * centred
+    row_sq = sq_rows.sum(-1) if x.dim() == 2 else sq_rows
     sq = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, inv, row_sq)
     std = torch.sqrt(sq / (cnt - ddof).clamp(min=1))
-    return cnt, mean, std
+    return cnt, centred, std, shift + mean
 
 
 def _safe_div(num: Tensor, den: Tensor) -> Tensor:
@@ -155,15 +213,16 @@ def masked_whiten(
     *,
     shift_mean: bool = True,
     ddof: int = 0,
-    eps: float = 1e-8,
-    eps_mode: Literal["clamp", "add"] = "clamp",
+    var_eps: float = 1e-8,
+    var_eps_mode: Literal["clamp", "add"] = "clamp",
     invalid_value: float = 0.0,
 ) -> Tensor:
     """Batch whitening over all valid tokens: ``(x - μ) / σ`` (a separate, optional stage; §1.1).
 
     μ, σ² are taken over the entries where ``mask & valid[:, None]``.
-    ``eps_mode="clamp"``: ``σ = sqrt(max(σ², eps))`` (OpenRLHF: ``var.clamp(min=1e-8).rsqrt()``);
-    ``eps_mode="add"``: ``σ = sqrt(σ² + eps)`` (verl ``masked_whiten``, which also uses ddof=1).
+    ``var_eps`` acts on the *variance* (hence not ``eps``, which is always added to a std):
+    ``var_eps_mode="clamp"``: ``σ = sqrt(max(σ², var_eps))`` (OpenRLHF: ``var.clamp(min=1e-8).rsqrt()``);
+    ``var_eps_mode="add"``: ``σ = sqrt(σ² + var_eps)`` (verl ``masked_whiten``, which also uses ddof=1).
     ``shift_mean=False`` only rescales (the mean is added back).
 
     Shapes: x ``[B, T]``, mask ``[B, T]``, valid ``[B]`` -> ``[B, T]``.
@@ -173,27 +232,37 @@ def masked_whiten(
     v = _opt_valid(valid, x.shape[0], x.device)
     sel = m if v is None else m & v[:, None]
     nsel = ~sel
-    out = _whiten_owned(x.masked_fill(nsel, 0), sel, nsel, ddof=ddof, eps=eps, eps_mode=eps_mode,
+    out = _whiten_owned(x.masked_fill(nsel, 0), sel, nsel, ddof=ddof, var_eps=var_eps, var_eps_mode=var_eps_mode,
                         shift_mean=shift_mean)
     if v is not None and invalid_value != 0:
         out.masked_fill_(~v[:, None] & m, invalid_value)
     return out
 
 
-def _whiten_owned(xz: Tensor, sel: Tensor, nsel: Tensor, *, ddof: int, eps: float, eps_mode: str,
+def _whiten_owned(xz: Tensor, sel: Tensor, nsel: Tensor, *, ddof: int, var_eps: float, var_eps_mode: str,
                   shift_mean: bool) -> Tensor:
     """`masked_whiten` in place on a tensor we own that is 0 outside ``sel`` (two-pass: the mean,
     then the norm of the centred values; no float32 cancellation)."""
-    if eps_mode not in ("clamp", "add"):
-        raise ValueError(f"eps_mode must be 'clamp' or 'add', got {eps_mode!r}")
+    if var_eps_mode not in ("clamp", "add"):
+        raise ValueError(f"var_eps_mode must be 'clamp' or 'add', got {var_eps_mode!r}")
     # per-row reductions in the input dtype, then the [B] partials summed in float64: as accurate
     # as a float64 reduction and much faster on CPU
     n = torch.count_nonzero(sel).to(torch.float64)
     mean = (xz.sum(-1).to(torch.float64).sum() / n.clamp(min=1)).to(xz.dtype)
     xz.sub_(mean).masked_fill_(nsel, 0)
     var = (torch.linalg.vector_norm(xz, dim=-1).to(torch.float64) ** 2).sum() / (n - ddof).clamp(min=1)
-    var = var.clamp(min=eps) if eps_mode == "clamp" else var + eps
-    xz.mul_(torch.rsqrt(var).to(xz.dtype))
+    # All-equal values must whiten to exactly 0, but rounding leaves centred values of order
+    # T·u·|mean| that the division would blow up. When the variance is that small (rare), check
+    # exactly whether the selected values are all equal.
+    tol = (xz.shape[-1] + 1) * torch.finfo(xz.dtype).eps * float(abs(mean))
+    if float(var) <= 4 * tol * tol:
+        vals = xz[sel]
+        if vals.numel() and bool(vals.amin() == vals.amax()):
+            mean = mean + vals[0]  # the common value exactly (for shift_mean=False)
+            xz.zero_()
+    var = var.clamp(min=var_eps) if var_eps_mode == "clamp" else var + var_eps
+    inv_std = torch.where(var > 0, torch.rsqrt(var), torch.zeros_like(var))  # var 0 (var_eps=0): 0, not NaN
+    xz.mul_(inv_std.to(xz.dtype))
     if not shift_mean:
         xz.add_(mean).masked_fill_(nsel, 0)
     return xz
@@ -272,8 +341,8 @@ def place_on_last_token(scores: Tensor, mask: Tensor, valid: Tensor | None = Non
 
     Invalid rows (and empty rows) get no reward; NaN scores of invalid rows never leak.
     """
-    m = _mask(mask, mask.shape)
-    s = _float(scores)
+    s = _seq(scores)
+    m = _rows_mask(mask, s)
     return _add_on_last_token(torch.zeros(m.shape, dtype=s.dtype, device=m.device), s, m,
                               _opt_valid(valid, m.shape[0], m.device))
 
@@ -362,7 +431,7 @@ def gae_advantages(
     Invalid rows get ``invalid_value`` advantages and returns equal to their values.
     """
     r = _float(rewards)
-    V = _float(values, r).to(r.dtype)
+    V = _same_shape(_float(values, r).to(r.dtype), r, "values", "rewards")
     m = _mask(mask, r.shape)
     v = _opt_valid(valid, r.shape[0], r.device)
     # few fresh [B, T] buffers, updated in place: on CPU, allocation (page faults) costs as much as
@@ -393,26 +462,26 @@ def group_normalize(
     scale: Literal["group", "batch", "none"] = "group",
     ddof: int = 1,
     eps: float = 1e-6,
-    invalid_value: float = 0.0,
+    invalid_value: float = float("nan"),
 ) -> Tensor:
     """Group-relative sequence advantages ``(r_i − mean_g) / (std + eps)`` (GRPO, §1.2).
 
     ``scale="group"``: std of the group (GRPO); ``"batch"``: std of all valid scores of the batch
     (TRL ``scale_rewards="batch"``); ``"none"``: centring only (Dr. GRPO, §1.4).
-    Invalid rows are excluded from the statistics and get ``invalid_value``.
+    Invalid rows (``valid`` False, or a non-finite score) are excluded from the statistics and get
+    ``invalid_value`` -- NaN by default, like its numpy twin `rewardkit.shaping.normalize.group_normalize`.
 
     Shapes: scores ``[B]`` -> ``[B]``.
     """
-    s = _float(scores)
+    s = _seq(scores)
     B = s.shape[0]
-    v = _valid(valid, B, s.device)
+    v = _valid(valid, B, s.device) & torch.isfinite(s)
     inv, n = _group_index(B, group_size, group_ids, s.device)
-    cnt, mean, std = _group_stats(s, v, inv, n, ddof)
-    centred = s - mean[inv]
+    cnt, centred, std, _ = _group_stats(s, v, inv, n, ddof)
     if scale == "group":
         out = _safe_div(centred, std[inv] + eps)
     elif scale == "batch":
-        _, _, bstd = _group_stats(s, v, torch.zeros_like(inv), 1, ddof)
+        _, _, bstd, _ = _group_stats(s, v, torch.zeros_like(inv), 1, ddof)
         out = _safe_div(centred, bstd + eps)
     elif scale == "none":
         out = centred
@@ -443,7 +512,8 @@ def grpo_outcome_advantages(
 
     Shapes: scores ``[B]``, mask ``[B, T]`` -> ``[B, T]``.
     """
-    m = _mask(mask, mask.shape)
+    scores = _seq(scores)
+    m = _rows_mask(mask, scores)
     a = group_normalize(scores, group_size=group_size, group_ids=group_ids, valid=valid, scale=scale,
                         ddof=ddof, eps=eps, invalid_value=invalid_value)
     return _broadcast(a, m)
@@ -482,9 +552,9 @@ def rloo_advantages(
     For the paper's variant, pass scores that already include ``−β·Σ_t k1_t``.
     Shapes: scores ``[B]``, mask ``[B, T]`` -> ``[B, T]``.
     """
-    s = _float(scores)
-    m = _mask(mask, (s.shape[0], mask.shape[-1]))
-    v = _valid(valid, s.shape[0], s.device)
+    s = _seq(scores)
+    m = _rows_mask(mask, s)
+    v = _valid(valid, s.shape[0], s.device) & torch.isfinite(s)
     a = _rloo_seq(s, v, group_size, group_ids)
     a = torch.where(v, a, torch.full((), invalid_value, dtype=s.dtype, device=s.device))
     return _broadcast(a, m)
@@ -492,9 +562,9 @@ def rloo_advantages(
 
 def _rloo_seq(s: Tensor, v: Tensor, group_size: int | None, group_ids: Tensor | None) -> Tensor:
     inv, n = _group_index(s.shape[0], group_size, group_ids, s.device)
-    cnt, mean, _ = _group_stats(s, v, inv, n, 0)
+    cnt, centred, _, _ = _group_stats(s, v, inv, n, 0)
     G = cnt[inv]
-    a = G / (G - 1).clamp(min=1) * (s - mean[inv])
+    a = G / (G - 1).clamp(min=1) * centred
     return torch.where((G > 1) & v, a, torch.zeros((), dtype=s.dtype, device=s.device))
 
 
@@ -592,8 +662,8 @@ def grpo_process_advantages_from_steps(
     if v is not None:
         counted &= v[:, None]
     inv, n = _group_index(B, group_size, group_ids, m.device)
-    cnt, mean, std = _group_stats(r, counted, inv, n, ddof)  # pool = counted steps of the group
-    z = _safe_div(r - mean[inv][:, None], std[inv][:, None] + eps)
+    cnt, centred, std, _ = _group_stats(r, counted, inv, n, ddof)  # pool = counted steps of the group
+    z = _safe_div(centred, std[inv][:, None] + eps)
     z = torch.where(counted & (cnt[inv] > 1)[:, None], z, torch.zeros((), dtype=r.dtype, device=r.device))
     # reward-to-go of a sparse input in one buffer: Σ_{s≥t} x_s = total − C_t + x_t with C the forward
     # cumsum (in place); after a row's last step C_t == total exactly, so those tokens are exactly 0.
@@ -627,7 +697,7 @@ def reinforce_pp_advantages(
     group_ids: Tensor | None = None,
     valid: Tensor | None = None,
     whiten: bool = True,
-    eps: float = 1e-8,
+    var_eps: float = 1e-8,
     invalid_value: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     """REINFORCE++ and REINFORCE++-baseline (OpenRLHF ``reinforce`` / ``reinforce_baseline``).
@@ -635,23 +705,25 @@ def reinforce_pp_advantages(
     ``r_t = −β·kl_t + 1[t = last]·R'``, with ``R' = R`` (``baseline="none"``) or
     ``R' = R − mean_g(R)`` (``"group_mean"``; γ is then forced to 1 as in OpenRLHF);
     ``G_t = Σ_{s≥t} γ^{s−t} r_s``; advantage = ``G_t`` whitened over all valid tokens of the batch
-    with population variance and ``var.clamp(min=eps)`` (``whiten=False`` skips it).
+    with population variance and ``var.clamp(min=var_eps)`` (``whiten=False`` skips it).
 
     Shapes: scores ``[B]``, mask ``[B, T]``, kl ``[B, T]`` (an estimate from
     `rewardkit.shaping.kl`) -> (advantages ``[B, T]``, returns ``[B, T]``).
     """
-    s = _float(scores)
-    m = _mask(mask, (s.shape[0], mask.shape[-1]))
-    v = _opt_valid(valid, s.shape[0], s.device)
+    s = _seq(scores)
+    m = _rows_mask(mask, s)
+    v = _usable(valid, s)
     sel = m if v is None else m & v[:, None]  # tokens of usable rows
     if baseline == "group_mean":
-        s = group_normalize(s, group_size=group_size, group_ids=group_ids, valid=v, scale="none")
+        s = group_normalize(s, group_size=group_size, group_ids=group_ids, valid=v, scale="none",
+                            invalid_value=0.0)
         gamma = 1.0
     elif baseline != "none":
         raise ValueError(f"baseline must be 'none' or 'group_mean', got {baseline!r}")
     nsel = ~sel
     if kl is not None and kl_coef:
-        r = torch.mul(_float(kl, s).to(s.dtype), -kl_coef).masked_fill_(nsel, 0)
+        k = _same_shape(_float(kl, s).to(s.dtype), m, "kl", "mask")
+        r = torch.mul(k, -kl_coef).masked_fill_(nsel, 0)
     else:
         r = torch.zeros(m.shape, dtype=s.dtype, device=m.device)
     if gamma == 1.0:
@@ -664,7 +736,7 @@ def reinforce_pp_advantages(
         returns = _zero_outside(discounted_cumsum(r, gamma), m, ~m)
     adv = r.copy_(returns)  # reuse r's buffer
     if whiten:
-        adv = _whiten_owned(adv, sel, nsel, eps=eps, ddof=0, eps_mode="clamp", shift_mean=True)
+        adv = _whiten_owned(adv, sel, nsel, var_eps=var_eps, ddof=0, var_eps_mode="clamp", shift_mean=True)
     if v is not None and invalid_value != 0:
         adv.masked_fill_(~v[:, None] & m, invalid_value)
     return adv, returns
@@ -697,17 +769,23 @@ def prime_advantages(
     """
     r = _float(process_rewards)
     m = _mask(mask, r.shape)
-    v = _valid(valid, r.shape[0], r.device)
+    sc = _seq(_float(scores, r).to(r.dtype))
+    if sc.shape[0] != r.shape[0]:
+        raise ValueError(f"scores must be [B] with B = len(process_rewards); got scores shape {tuple(sc.shape)} "
+                         f"and process_rewards shape {tuple(r.shape)}")
+    v = _valid(valid, r.shape[0], r.device) & torch.isfinite(sc)
     zero = torch.zeros((), dtype=r.dtype, device=r.device)
     inv, n = _group_index(r.shape[0], group_size, group_ids, r.device)
     row_mean = masked_mean(r, m, dim=-1)
-    cnt, gmean, _ = _group_stats(row_mean, v, inv, n, 0)
+    cnt, centred, _, _ = _group_stats(row_mean, v, inv, n, 0)
     K = cnt[inv]
-    others = (gmean[inv] * K - row_mean) / (K - 1).clamp(min=1)  # mean over j != i of mean_s r^j
+    # r_s − mean_{j≠i} mean_s r^j, with mean_{j≠i} = mean_g − (row_mean − mean_g)/(K − 1): exact
+    # when the rows' means are equal
+    others = row_mean - K / (K - 1).clamp(min=1) * centred
     proc = torch.where(m, r - others[:, None], zero)
     proc = torch.where((K > 1)[:, None], proc, zero)
     out = process_coef * discounted_cumsum(proc, 1.0)
-    out = out + outcome_coef * _rloo_seq(_float(scores, r).to(r.dtype), v, group_size, group_ids)[:, None]
+    out = out + outcome_coef * _rloo_seq(sc, v, group_size, group_ids)[:, None]
     return _finish(out, m, v, invalid_value)
 
 
@@ -753,8 +831,11 @@ def pav_advantages(
     m = _mask(mask, p.shape)
     v = _valid(valid, p.shape[0], p.device)
     o = _float(outcome_advantages, p).to(p.dtype)
-    if o.dim() == 1:
+    if o.dim() == 1 and o.shape[0] == p.shape[0]:
         o = o[:, None]
+    elif o.shape != p.shape:
+        raise ValueError(f"outcome_advantages must be [B] or [B, T] like progress {tuple(p.shape)}, "
+                         f"got shape {tuple(o.shape)}")
     zero = torch.zeros((), dtype=p.dtype, device=p.device)
     return _finish(o + alpha * torch.where(m, p, zero), m, v, invalid_value)
 

@@ -17,13 +17,21 @@ Score and status:
   per-test outcomes in ``info["tests"]``: ``pass``, ``fail`` (assertion false / wrong answer),
   ``error:<Exception>``, ``untrusted`` (the solution handed the tests a value that is not plain
   data), ``runtime_error`` (io: non-zero exit), ``not_run`` (the process ended before the test
-  reported: ``sys.exit``, ``os._exit``, a crash), ``timeout``;
+  reported: ``sys.exit``, ``os._exit``, a crash), ``timeout``, ``output_limit`` (the test during
+  which the run hit that limit);
   for HumanEval ``check`` references every ``assert`` inside ``check`` is one test;
 - a fenced block that does not compile -> ``ok`` with score 0 and ``info["syntax_error"]``;
   no fenced block and the whole text does not compile (prose, not code) -> ``unparseable``;
-- the run hit its time limit -> ``timeout`` (score None; the outcomes seen so far are in
-  ``info``); with ``timeout_status: false`` timed-out tests count as failures instead;
-- the sandbox itself failed (worker crash, remote server down) -> ``error``.
+- a time-limit or output-limit overrun is a verdict, as in every programming judge: the tests
+  that did not pass count as failed (score = pass rate, status ``ok``, ``info["verdict"]`` =
+  ``time_limit`` / ``output_limit``). A solution that sleeps past the limit at import scores 0;
+  one that passes 3 of 4 tests and loops on the 4th scores 0.75. Like a judge, each assert test
+  gets its own verdict: the tests after the one that hit the time or output limit run again in a
+  fresh run (up to ``reruns_after_limit``, default 3, re-runs per sample; tests still undecided
+  count as failed; HumanEval ``check`` references run as one unit). ``timeout_status: true`` restores the
+  old ``timeout`` status (no score; the status policy then gives the failing score);
+- the sandbox itself failed (worker crash, remote server down) or the reference is malformed ->
+  ``error`` with ``info["fault"] = "infrastructure"`` (masked by the trainer adapters).
 
 Pass/fail is decided outside the solution's control (see ``sandbox/_harness.py``): tests report
 over a separate channel with a per-run nonce, unreported tests fail, and values that reach the
@@ -46,6 +54,7 @@ from typing import Any, Literal
 
 from rewardkit.registry import register_source
 from rewardkit.sources import BaseRewardSource, SourceParams
+from rewardkit.status_policy import Fault
 from rewardkit.types import RewardResult, Sample, Status
 from rewardkit.verifiers.sandbox import _harness
 from rewardkit.verifiers.sandbox.spec import Job, Limits, RunResult
@@ -124,6 +133,15 @@ def _defines(src: str, name: str) -> bool:
         for n in tree.body)
 
 
+#: run statuses that are the solution's verdict, and the outcome of the test that caused them
+_LIMITS = {"timeout": "timeout", "output_limit": "output_limit"}
+
+
+def _infra(reason: str, **info: Any) -> RewardResult:
+    """An ``error`` that is not the sample's fault (sandbox down, bad reference, a bug): masked."""
+    return RewardResult.fail(Status.ERROR, reason, info={**info, "fault": Fault.INFRASTRUCTURE.value})
+
+
 class CodeParams(SourceParams):
     backend: Literal["local", "sandbox_fusion", "test_program"] = "local"
     url: str | None = None
@@ -135,7 +153,8 @@ class CodeParams(SourceParams):
     max_procs: int = 16
     max_output_kb: int = 64
     io_compare: Literal["exact", "lines", "tokens"] = "lines"
-    timeout_status: bool = True
+    timeout_status: bool = False  # True: a time-limit overrun is status timeout, not a verdict
+    reruns_after_limit: int = 3  # assert tests: fresh runs for the tests after one over a time/output limit
     prepend_prompt: Literal["auto", "always", "never"] = "auto"
     require_layers: tuple[str, ...] = ()  # local: refuse to run unless these isolation layers are active
 
@@ -184,7 +203,7 @@ class CodeReward(BaseRewardSource):
         try:
             parsed = parse_reference(sample.reference)
         except ValueError as e:
-            return RewardResult.fail(Status.ERROR, f"reference: {e}")
+            return _infra(f"reference: {e}")
         if parsed is None:
             return RewardResult.fail(Status.NOT_APPLICABLE, "reference has no tests, test or io field")
         mode, ref = parsed
@@ -243,15 +262,52 @@ class CodeReward(BaseRewardSource):
             self._score_remote_tests(plans, results)
         elif jobs:
             runs = self.backend.run_many(jobs)
+            reruns = self._rerun_after_limit(plans, jobs, runs)
             for i, mode, ref, _code, idx, nonce in plans:
                 try:
                     if mode == "io":
                         results[i] = self._score_io(ref, [runs[k] for k in idx])  # type: ignore[union-attr]
                     else:
-                        results[i] = self._score_harness(mode, ref, runs[idx[0]], nonce)  # type: ignore[index]
+                        results[i] = self._score_harness(mode, ref, runs[idx[0]], nonce,  # type: ignore[index]
+                                                         reruns.get(i, []))
                 except Exception as e:  # noqa: BLE001
-                    results[i] = RewardResult.fail(Status.ERROR, f"{type(e).__name__}: {e}")
-        return [r if r is not None else RewardResult.fail(Status.ERROR, "not scored") for r in results]
+                    results[i] = _infra(f"{type(e).__name__}: {e}")
+        return [r if r is not None else _infra("not scored") for r in results]
+
+    def _rerun_after_limit(self, plans: list[Any], jobs: list[Job], runs: list[RunResult],
+                                ) -> dict[int, list[tuple[RunResult, str, int]]]:
+        """Judge-like per-test verdicts for assert tests: when a run hits its time or output limit in test k,
+        the tests after k run again in a fresh run (``start = k + 1``), up to
+        ``reruns_after_limit`` times per sample. Not when the limit hit while the solution was
+        loading (every run would). Returns ``{sample index: [(run, nonce, start), ...]}``."""
+        p: CodeParams = self.params  # type: ignore[assignment]
+        extra: dict[int, list[tuple[RunResult, str, int]]] = {}
+        if p.reruns_after_limit <= 0:
+            return extra
+        for _ in range(p.reruns_after_limit):
+            todo: list[tuple[int, Job, str, int]] = []
+            for i, mode, ref, _code, idx, nonce in plans:
+                if mode != "asserts":
+                    continue
+                last_run, last_nonce, last_start = (extra[i][-1] if extra.get(i)
+                                                    else (runs[idx[0]], nonce, 0))
+                if last_run.status not in _LIMITS:
+                    continue
+                ev = parse_report(last_run.report, last_nonce)
+                if not ev["loaded"]:
+                    continue
+                n = len(ref["tests"])
+                hit = next((k for k in range(last_start, n) if str(k) not in ev["units"]), None)
+                if hit is None or hit + 1 >= n:
+                    continue
+                new_nonce = secrets.token_hex(16)
+                payload = {**jobs[idx[0]].payload, "nonce": new_nonce, "start": hit + 1}  # type: ignore[dict-item]
+                todo.append((i, Job(kind="harness", payload=payload, limits=self.limits), new_nonce, hit + 1))
+            if not todo:
+                break
+            for (i, _job, nonce2, start), run in zip(todo, self.backend.run_many([t[1] for t in todo]), strict=True):
+                extra.setdefault(i, []).append((run, nonce2, start))
+        return extra
 
     @staticmethod
     def _units(mode: str, ref: dict[str, Any]) -> list[str]:
@@ -269,23 +325,40 @@ class CodeReward(BaseRewardSource):
                                "wall_s": run.wall_s, "layers": run.layers}
             if run.stderr:
                 info["stderr_tail"] = run.stderr[-400:]
-        if "timeout" in outcomes and p.timeout_status:
-            return RewardResult.fail(Status.TIMEOUT, "time limit exceeded", info=info)
+        if "timeout" in outcomes:
+            if p.timeout_status:
+                info["fault"] = Fault.SAMPLE.value
+                return RewardResult.fail(Status.TIMEOUT, "time limit exceeded", info=info)
+            info["verdict"] = "time_limit"
+        elif info.get("output_limit") or "output_limit" in outcomes:
+            info["verdict"] = "output_limit"
         rate = passed / total if total else 0.0
         return RewardResult(rate, Status.OK, components={"pass_rate": rate, "all_pass": float(passed == total),
                                                          "compiles": 1.0}, info=info)
 
-    def _score_harness(self, mode: str, ref: dict[str, Any], run: RunResult, nonce: str) -> RewardResult:
-        if run.status == "error":
-            return RewardResult.fail(Status.ERROR, run.error or "sandbox error",
-                                     info={"sandbox": {"layers": run.layers}})
+    def _score_harness(self, mode: str, ref: dict[str, Any], run: RunResult, nonce: str,
+                       reruns: Sequence[tuple[RunResult, str, int]] = ()) -> RewardResult:
+        if run.status == "error" or any(r.status == "error" for r, _, _ in reruns):
+            bad = next(r for r in (run, *(x[0] for x in reruns)) if r.status == "error")
+            return _infra(bad.error or "sandbox error", sandbox={"layers": bad.layers})
         units = self._units(mode, ref)
         ev = parse_report(run.report, nonce)
+        over: dict[int, str] = {}  # assert tests that hit a run's limit -> "timeout" | "output_limit"
+        if mode == "asserts":
+            pieces = [(run, ev, 0)] + [(r, parse_report(r.report, n), st) for r, n, st in reruns]
+            for k, (r, e, st) in enumerate(pieces):
+                if r.status in _LIMITS:
+                    hit = next((j for j in range(st, len(units)) if str(j) not in e["units"]), None)
+                    if hit is not None:
+                        over[hit] = _LIMITS[r.status]
+                if k:  # a re-run reports only the tests from its start on: merge them
+                    ev["asserts"].update(e["asserts"])
+                    ev["units"].update(e["units"])
         info: dict[str, Any] = {"mode": mode}
         if ev["syntax_error"] is not None:
             return self._syntax_result(ev["syntax_error"], True, len(units))
         if ev["test_error"] is not None:
-            return RewardResult.fail(Status.ERROR, f"reference tests: {ev['test_error']}")
+            return _infra(f"reference tests: {ev['test_error']}")
         if ev["load_error"] is not None:
             info["load_error"] = ev["load_error"]
         if run.status == "output_limit":
@@ -298,7 +371,7 @@ class CodeReward(BaseRewardSource):
                 r = ev["units"].get(str(k))
                 if r is None:
                     bad = next((x for x in a if x != "pass"), None)
-                    outcomes.append(bad or unreported)
+                    outcomes.append(bad or over.get(k, "not_run"))
                 else:
                     bad = next((x for x in a if x != "pass"), None)
                     outcomes.append(bad or ("pass" if r == "done" else r))
@@ -315,7 +388,9 @@ class CodeReward(BaseRewardSource):
             r = ev["units"].get("check")
             if r not in (None, "done"):
                 info["check_error"] = r
-        if run.status == "timeout":  # the first unfinished test hit the limit; later ones never ran
+        if reruns:
+            info["reruns"] = len(reruns)
+        elif run.status == "timeout":  # the first unfinished test hit the limit; later ones never ran
             first = next((k for k, o in enumerate(outcomes) if o in ("timeout", "not_run")), None)
             outcomes = [("timeout" if k == first else "not_run") if o in ("timeout", "not_run") else o
                         for k, o in enumerate(outcomes)]
@@ -324,20 +399,22 @@ class CodeReward(BaseRewardSource):
     def _score_io(self, ref: dict[str, Any], runs: list[RunResult]) -> RewardResult:
         p: CodeParams = self.params  # type: ignore[assignment]
         outcomes = []
+        over_output = False
         for (_inp, expected), run in zip(ref["cases"], runs, strict=False):
             if run.status == "error":
-                return RewardResult.fail(Status.ERROR, run.error or "sandbox error")
+                return _infra(run.error or "sandbox error")
             if run.status == "timeout":
                 outcomes.append("timeout")
             elif run.status == "output_limit" or run.stdout_truncated:
                 outcomes.append("fail")
+                over_output = True
             elif run.exit_code != 0:
                 outcomes.append("runtime_error")
             else:
                 outcomes.append("pass" if compare_output(run.stdout, expected, p.io_compare) else "fail")
         last = runs[-1] if runs else None
         bad = next((r for r in runs if r.status != "ok" or r.exit_code != 0), last)
-        return self._finish(outcomes, {"mode": "io"}, bad)
+        return self._finish(outcomes, {"mode": "io", **({"output_limit": True} if over_output else {})}, bad)
 
     def _score_remote_tests(self, plans: list[Any], results: list[RewardResult | None]) -> None:
         calls = []
@@ -352,7 +429,7 @@ class CodeReward(BaseRewardSource):
         outs = self.backend.run_tests_many(calls)
         for (i, mode, _ref, _code, _idx, _n), out in zip(plans, outs, strict=False):
             if isinstance(out, Exception):
-                results[i] = RewardResult.fail(Status.ERROR, str(out))
+                results[i] = _infra(str(out))
                 continue
             outcomes = ["pass" if r else "fail" for r in out]
             results[i] = self._finish(outcomes, {"mode": mode, "sandbox": {"backend": "test_program"}}, None)
@@ -370,7 +447,7 @@ def _check_units(test: str) -> tuple[str, ...]:
 def parse_report(report: str, nonce: str) -> dict[str, Any]:
     """Events of the harness channel; lines without the run's nonce are ignored."""
     ev: dict[str, Any] = {"syntax_error": None, "load_error": None, "test_error": None, "asserts": {},
-                          "units": {}, "end": False}
+                          "units": {}, "end": False, "loaded": False}
     prefix = nonce + " "
     for line in report.split("\n"):
         if not line.startswith(prefix):
@@ -381,6 +458,8 @@ def parse_report(report: str, nonce: str) -> dict[str, Any]:
             ev["syntax_error"] = " ".join(parts[2:])
         elif kind == "L" and len(parts) > 1 and parts[1] == "error":
             ev["load_error"] = " ".join(parts[2:])[:300]
+        elif kind == "L" and len(parts) > 1 and parts[1] == "ok":
+            ev["loaded"] = True
         elif kind == "E":
             ev["test_error"] = " ".join(parts[1:])[:300]
         elif kind == "A" and len(parts) >= 3:

@@ -66,7 +66,7 @@ def test_function_mode_as_current_openrlhf_calls_it(pipeline_yaml):
         rewards.append(reward.flatten().item())
         valid.append(extra["reward/valid"].item())
     assert rewards == [1.0, 0.0, 0.0]
-    assert valid == [1.0, 1.0, 0.0]  # the third had no answer: filled with 0.0, flagged
+    assert valid == [1.0, 1.0, 1.0]  # the third had no answer: the sample's fault, a real 0.0
 
 
 def test_function_mode_batched_as_2025_openrlhf(pipeline_yaml):
@@ -96,8 +96,8 @@ def test_query_prompt_split_and_optional_lists():
 
 
 def test_response_has_numbers_only():
-    results = [RewardResult.ok(0.5, components={"a": 0.5, "b": None}), RewardResult.fail(Status.TIMEOUT)]
-    payload = openrlhf_response(results, ["a", "b"], fill=-1.0)
+    results = [RewardResult.ok(0.5, components={"a": 0.5, "b": None}), RewardResult.fail(Status.ERROR)]
+    payload = openrlhf_response(results, ["a", "b"], fill=-1.0)  # an error is masked: fill, valid 0
     assert payload == {"rewards": [0.5, -1.0], "scores": [0.5, -1.0],
                        "extra_logs": {"reward/valid": [1.0, 0.0], "reward/a": [0.5, -1.0], "reward/b": [-1.0, -1.0]}}
     assert list(payload) == ["rewards", "scores", "extra_logs"]

@@ -37,18 +37,22 @@ def test_matches_the_signature_grpotrainer_calls():
     assert "prompts=prompts, completions=completions, completion_ids=completion_ids_list, **reward_kwargs" in src
 
 
-def test_standard_format_reference_column_and_none_for_failures():
+def test_standard_format_reference_column_and_status_policy():
     (f,) = reward_funcs({"rewards": [{"type": "numeric"}]})
     log = _Log()
     out = f(prompts=["2+2?", "2+2?", "2+2?", "x"], completions=["The answer is 4", "The answer is 5", "dunno", "#### 1"],
             completion_ids=[[1], [2], [3], [4]], answer=["4", "4", "4", "1"], trainer_state=None,
             log_metric=log, log_extra=lambda *a: None)
-    assert out == [1.0, 0.0, None, 1.0]  # unparseable -> None (TRL excludes it), never a silent 0
+    # no final answer costs what a wrong one does (issue 9 §1: None let TRL mask it, advantage 0)
+    assert out == [1.0, 0.0, 0.0, 1.0]
     assert log.metrics["reward/status/ok"] == [0.75]
     assert log.metrics["reward/status/unparseable"] == [0.25]
+    assert log.metrics["reward/masked"] == [0.0]
     assert log.metrics["reward/numeric/mean"] == [pytest.approx(2 / 3)]
-    (g,) = reward_funcs({"rewards": [{"type": "numeric"}]}, fill={"unparseable": 0.0})
-    assert g(["q"], ["dunno"], [[1]], answer=["4"]) == [0.0]
+    (g,) = reward_funcs({"rewards": [{"type": "numeric"}]}, fill={"unparseable": -1.0})
+    assert g(["q"], ["dunno"], [[1]], answer=["4"]) == [-1.0]
+    (h,) = reward_funcs({"rewards": [{"type": "numeric"}]}, status_policy={"sample": "mask"})
+    assert h(["q"], ["dunno"], [[1]], answer=["4"]) == [None]
 
 
 def test_chat_format_prompts_and_completions():

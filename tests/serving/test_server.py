@@ -96,7 +96,7 @@ def test_get_reward_bytes_match_openrlhf_protocol(numeric_server):
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/json"
     assert r.content == (b'{"rewards":[1.0,0.0,0.0],"scores":[1.0,0.0,0.0],'
-                         b'"extra_logs":{"reward/valid":[1.0,1.0,0.0],"reward/numeric":[1.0,0.0,0.0]}}')
+                         b'"extra_logs":{"reward/valid":[1.0,1.0,1.0],"reward/numeric":[1.0,0.0,0.0]}}')
 
 
 def test_get_reward_as_openrlhf_clients_send_it(numeric_server):

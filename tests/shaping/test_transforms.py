@@ -56,15 +56,19 @@ def test_all_transforms_registered_and_buildable():
         build_transform("group_normalize", ddf=1)
 
 
-def test_group_normalize_in_pipeline_excludes_failed_results():
+def test_group_normalize_in_pipeline_excludes_masked_results():
     cfg = {"rewards": [{"type": SRC, "name": "a", "key": "a"}],
            "shaping": [{"type": "group_normalize", "ddof": 1, "eps": 0.0}]}
     pipe = Pipeline(cfg)
-    out = pipe.score(samples([1.0, 0.0, "timeout", 1.0, 0.0, 0.0, 0.0, 1.0]))
-    assert out[2].status is Status.TIMEOUT and out[2].score is None
+    out = pipe.score(samples([1.0, 0.0, "error", 1.0, 0.0, 0.0, 0.0, 1.0]))
+    assert out[2].status is Status.ERROR and out[2].score is None  # infrastructure: left out of the group
     np.testing.assert_allclose([r.score for r in out[:2]] + [out[3].score], np.array([1, -2, 1]) / np.sqrt(3), atol=1e-9)
     np.testing.assert_allclose([r.score for r in out[4:]], [-0.5, -0.5, -0.5, 1.5], atol=1e-9)
     assert out[0].info["raw_score"] == 1.0 and out[0].info["shaping"] == ["group_normalize"]
+    # a sample-caused failure (timeout) counts as the failing score 0.0 in its group (status policy)
+    out = pipe.score(samples([1.0, 0.0, "timeout", 1.0]))
+    np.testing.assert_allclose([r.score for r in out], np.array([1, -1, -1, 1]) * np.sqrt(3) / 2, atol=1e-9)
+    assert out[2].info["status_before_fill"] == "timeout"
 
 
 def test_bad_transform_params_name_the_key():

@@ -233,12 +233,12 @@ def test_pav_worked_example():
 def test_whiten_pop_vs_unbiased_and_eps_modes():
     x = t([[1.0, 2.0, 3.0, 0.0]])
     m = torch.tensor([[1, 1, 1, 0]], dtype=torch.bool)
-    w0 = A.masked_whiten(x, m, ddof=0, eps=0.0)
+    w0 = A.masked_whiten(x, m, ddof=0, var_eps=0.0)
     close(w0[0, :3], [-1.224745, 0.0, 1.224745])
     assert w0[0, 3] == 0
-    w1 = A.masked_whiten(x, m, ddof=1, eps=1e-8, eps_mode="add")
+    w1 = A.masked_whiten(x, m, ddof=1, var_eps=1e-8, var_eps_mode="add")
     close(w1[0, :3], [-1.0, 0.0, 1.0])
-    ws = A.masked_whiten(x, m, shift_mean=False, ddof=0, eps=0.0)
+    ws = A.masked_whiten(x, m, shift_mean=False, ddof=0, var_eps=0.0)
     close(ws[0, :3], (x[0, :3] - 2) / math.sqrt(2 / 3) + 2)
     const = A.masked_whiten(torch.ones(2, 3), ones_mask(2, 3))
     assert torch.isfinite(const).all() and const.abs().max() == 0  # var clamped, no NaN

@@ -101,14 +101,15 @@ def test_syntax_error_vs_unparseable(code_reward):
 @needs_linux
 def test_timeout_status_and_option(code_reward):
     slow = fenced("def add(a, b):\n    while True:\n        pass")
-    r = score(code_reward, slow, ADD_TESTS)
-    assert r.status is Status.TIMEOUT and r.score is None and r.info["tests"][0] == "timeout"
-    lenient = CodeReward(timeout_s=1, workers=1, timeout_status=False)
-    r = score(lenient, fenced("import time\ndef add(a, b):\n    if a == 2:\n        time.sleep(9)\n    return a + b"),
+    r = score(code_reward, slow, ADD_TESTS)  # a time-limit overrun is a verdict (issue 9 §1)
+    assert r.status is Status.OK and r.score == 0.0 and r.info["tests"][0] == "timeout"
+    assert r.info["verdict"] == "time_limit"
+    old_style = CodeReward(timeout_s=1, workers=1, timeout_status=True)
+    r = score(old_style, fenced("import time\ndef add(a, b):\n    if a == 2:\n        time.sleep(9)\n    return a + b"),
               ADD_TESTS)
-    lenient.close()
-    assert r.status is Status.OK and r.info["tests"] == ["pass", "timeout", "not_run"]
-    assert r.score == pytest.approx(1 / 3)
+    old_style.close()
+    assert r.status is Status.TIMEOUT and r.info["tests"] == ["pass", "timeout", "pass"]  # test 3 re-run
+    assert r.score is None and r.info["fault"] == "sample"
 
 
 @needs_linux
@@ -192,9 +193,10 @@ def test_shared_code_cases(code_reward, shared_data):
     assert wrong == []
     by_id = {r["id"]: x for r, x in zip(rows, res, strict=True)}
     assert by_id["verl:prime_code:1"].score == pytest.approx(10 / 11)  # one corrupted expected output
-    assert by_id["verl:sandbox_fusion:CODE_TIMEOUT"].status is Status.TIMEOUT
+    assert by_id["verl:sandbox_fusion:CODE_TIMEOUT"].info["verdict"] == "time_limit"
     assert by_id["verl:sandbox_fusion:CODE_RUNTIME_ERROR"].info["tests"] == ["runtime_error"]
-    assert by_id["humaneval_example:1"].status is Status.TIMEOUT  # sleep(10)
+    assert by_id["humaneval_example:1"].info["verdict"] == "time_limit"  # sleep(10)
+    assert by_id["humaneval_example:1"].score == 0.0
 
 
 @needs_linux

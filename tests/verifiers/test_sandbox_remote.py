@@ -112,8 +112,9 @@ def test_code_reward_over_sandbox_fusion(server):
                reference={"io": [{"input": "1 2", "output": "3"}, {"input": "2 2", "output": "5"}]}),
     ]
     res = src.score(samples)
-    assert [r.status for r in res] == [Status.OK, Status.OK, Status.OK, Status.TIMEOUT, Status.OK]
-    assert [r.score for r in res] == [1.0, 0.5, 0.0, None, 0.5]
+    assert [r.status for r in res] == [Status.OK] * 5  # a time-limit overrun is a verdict (issue 9 §1)
+    assert [r.score for r in res] == [1.0, 0.5, 0.0, 0.0, 0.5]
+    assert res[3].info["verdict"] == "time_limit"
     assert res[0].info["sandbox"]["layers"] == ["remote:sandbox_fusion"]
     src.close()
 
