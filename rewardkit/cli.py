@@ -1,4 +1,4 @@
-"""The ``rewardkit`` command: ``score`` (the main job), ``list``, ``generate``, ``serve``."""
+"""The ``rewardkit`` command: ``score`` (the main job), ``list``, ``generate``, ``serve``, ``train``, ``eval``."""
 
 from __future__ import annotations
 
@@ -174,6 +174,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return int(run_from_args(args) or 0)
 
 
+def _add_eval(sub: Any) -> None:
+    from rewardkit.eval.cli import add_eval_parser
+
+    add_eval_parser(sub)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from rewardkit.eval.cli import run_eval
+
+    return run_eval(args)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rewardkit", description="Trustworthy, dense rewards for RL on LLMs.")
     parser.add_argument("--version", action="version", version=f"rewardkit {_version()}")
@@ -183,6 +195,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_generate(sub)
     _add_serve(sub, full=command == "serve")
     _add_train(sub)
+    _add_eval(sub)
     return parser
 
 
@@ -205,7 +218,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve,
-             "train": _cmd_train}
+             "train": _cmd_train, "eval": _cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:
