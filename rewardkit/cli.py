@@ -37,6 +37,15 @@ def _add_score(sub: Any) -> None:
     p.add_argument("--limit", type=int, help="score only the first N records")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--preview", type=int, default=8, help="rows of the scored output to print (0: none)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="where batches are scored: this machine, or Ray scorer actors (needs the ray extra)")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster to join ('auto', 'ray://head:10001'; default: start a local instance)")
+    p.add_argument("--ray-actors", type=int, default=None,
+                   help="scorer actors (default: cluster CPUs / --ray-num-cpus, or GPUs / --ray-num-gpus)")
+    p.add_argument("--ray-num-cpus", type=float, default=1.0, help="CPUs per scorer actor (default: 1)")
+    p.add_argument("--ray-num-gpus", type=float, default=0.0,
+                   help="GPUs per scorer actor (default: 0; 1 for a reward model on a GPU)")
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -53,7 +62,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
             args.config, args.input, output, columns=cols, input_format=args.input_format,
             workers=args.workers, batch_size=args.batch_size, resume=args.resume,
             overwrite=args.overwrite or (default_run and not args.resume), on_error=args.on_error,
-            progress=False if args.no_progress else None, limit=args.limit,
+            progress=False if args.no_progress else None, limit=args.limit, backend=args.backend,
+            ray={"address": args.ray_address, "actors": args.ray_actors, "num_cpus": args.ray_num_cpus,
+                 "num_gpus": args.ray_num_gpus} if args.backend == "ray" else None,
         )
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished rows are kept in {output}.partial; "
@@ -174,6 +185,42 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return int(run_from_args(args) or 0)
 
 
+def _add_models(sub: Any) -> None:
+    from rewardkit.models.offline import add_models_cli
+
+    add_models_cli(sub)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from rewardkit.models.offline import run_models_cli
+
+    return run_models_cli(args)
+
+
+def _add_prm(sub: Any) -> None:
+    from rewardkit.prm.cli import add_prm_cli
+
+    add_prm_cli(sub)
+
+
+def _cmd_prm(args: argparse.Namespace) -> int:
+    from rewardkit.prm.cli import run_prm_cli
+
+    return run_prm_cli(args)
+
+
+def _add_orm(sub: Any) -> None:
+    from rewardkit.orm.cli import add_orm_cli
+
+    add_orm_cli(sub)
+
+
+def _cmd_orm(args: argparse.Namespace) -> int:
+    from rewardkit.orm.cli import run_orm_cli
+
+    return run_orm_cli(args)
+
+
 def _add_eval(sub: Any) -> None:
     from rewardkit.eval.cli import add_eval_parser
 
@@ -194,6 +241,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     _add_list(sub)
     _add_generate(sub)
     _add_serve(sub, full=command == "serve")
+    _add_models(sub)
+    _add_prm(sub)
+    _add_orm(sub)
     _add_train(sub)
     _add_eval(sub)
     return parser
@@ -218,7 +268,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"score": _cmd_score, "list": _cmd_list, "generate": _cmd_generate, "serve": _cmd_serve,
-             "train": _cmd_train, "eval": _cmd_eval}
+             "models": _cmd_models, "prm": _cmd_prm, "orm": _cmd_orm, "train": _cmd_train, "eval": _cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:
