@@ -129,11 +129,14 @@ def _tokens(text: str) -> list[_Tok]:
     toks = [_Tok(m.lastgroup or "other", m.group(), m.start()) for m in _TOK.finditer(text)]
     # "x" / "X" / "**" are operators only between two operands ("3 x 4", "3**2"); otherwise a
     # variable ("2x") or markdown bold ("**Step 1:**")
+    solid = [t for t in toks if t.kind != "ws"]  # neighbours by index: linear, not a scan per token
+    where = {id(t): k for k, t in enumerate(solid)}
     out: list[_Tok] = []
-    for i, t in enumerate(toks):
+    for t in toks:
         if (t.kind == "word" and t.text in ("x", "X")) or t.kind == "pow":
-            prev = next((u for u in reversed(toks[:i]) if u.kind != "ws"), None)
-            nxt = next((u for u in toks[i + 1 :] if u.kind != "ws"), None)
+            k = where[id(t)]
+            prev = solid[k - 1] if k > 0 else None
+            nxt = solid[k + 1] if k + 1 < len(solid) else None
             between = (prev is not None and prev.kind in ("num", "rp") and nxt is not None
                        and (nxt.kind in ("num", "lp") or (t.kind == "pow" and nxt.text == "-")))
             if between:

@@ -184,3 +184,12 @@ def test_processbench_correct_steps_pass(shared_data):
     failed = [(r["id"], e.text) for r in rows for j, s in enumerate(r["steps"])
               if r["label"] == -1 or j < r["label"] for e in find_equations(s) if e.holds is False]
     assert [i for i, _ in failed] == ["olympiadbench-529"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("piece", ["x ", "** ", "1 x ", "3 x 4 = 12 ", "= 1+1 ", "2^{3} = 8 "])
+def test_linear_with_equations_present(piece):
+    """Each ``x``/``**`` is classified from its neighbours by index (a per-token scan was quadratic)."""
+    text = "1 + 1 = 2\n\n" + piece * (60_000 // len(piece))
+    [r] = StepArithmetic().score([Sample("q", text)])
+    assert r.status is Status.OK and r.steps[0].score == 1.0
