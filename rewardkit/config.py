@@ -28,12 +28,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rewardkit.status_policy import StatusPolicy
 from rewardkit.types import Status
 
-__all__ = ["RewardSpec", "GateSpec", "PipelineConfig", "ConfigError", "load_config", "format_validation_error"]
+__all__ = ["RewardSpec", "GateSpec", "PipelineConfig", "ConfigError", "load_config", "format_validation_error",
+           "reward_entry_keys", "top_level_keys", "suggest_key"]
 
 
 class ConfigError(ValueError):
@@ -45,13 +54,15 @@ class RewardSpec(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    type: str
-    name: str | None = None
-    weight: float = 1.0
-    process_weight: float = 1.0
-    fill: dict[Status, float] = Field(default_factory=dict)
-    gated_by: str | None = None
-    gate_min: float = 1.0
+    type: str = Field(description="registered source (rewardkit list) or 'my_pkg.module:MySource'")
+    name: str | None = Field(None, description="component name (default: the type)")
+    weight: float = Field(1.0, description="weight of its sequence score in the sum; 0 = logged metric only")
+    process_weight: float = Field(1.0, description="scale of its step/token rewards (the dense part)")
+    fill: dict[Status, float] = Field(default_factory=dict,
+                                      description="score for a non-ok status, e.g. {unparseable: 0.0}; "
+                                                  "without it the status is kept")
+    gated_by: str | None = Field(None, description="component that must score >= gate_min for this one to count")
+    gate_min: float = Field(1.0, description="threshold for gated_by")
 
     @field_validator("fill")
     @classmethod
@@ -74,9 +85,9 @@ class GateSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    component: str
-    min: float = 1.0
-    fail_score: float = 0.0
+    component: str = Field(description="component that must pass")
+    min: float = Field(1.0, description="its score must be at least this")
+    fail_score: float = Field(0.0, description="the whole reward when it does not")
 
 
 class TransformSpec(BaseModel):
@@ -92,11 +103,27 @@ class TransformSpec(BaseModel):
 class PipelineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rewards: list[RewardSpec] = Field(min_length=1)
-    gate: GateSpec | None = None
-    shaping: list[TransformSpec] = Field(default_factory=list)
-    steps_from: str | None = None  # component whose step scores fill the output's `steps`
-    status_policy: StatusPolicy = Field(default_factory=StatusPolicy)  # used by the trainer adapters
+    rewards: list[RewardSpec] = Field(min_length=1, description="the reward components (required)")
+    gate: GateSpec | None = Field(None, description="{component, min, fail_score}: the whole reward is "
+                                                    "fail_score unless component scores >= min")
+    shaping: list[TransformSpec] = Field(default_factory=list,
+                                         description="batch transforms, each {type: NAME, ...params}")
+    steps_from: str | None = Field(None, description="component whose step scores fill the output's "
+                                                     "`steps` (default: every process reward)")
+    status_policy: StatusPolicy = Field(default_factory=StatusPolicy,
+                                        description="what trainers get for results without a score "
+                                                    "(rewardkit.status_policy)")
+    _source: str | None = PrivateAttr(None)  # the file it was read from, for error messages
+
+    @property
+    def source_file(self) -> str | None:
+        """The file this config was read from (None for a dict)."""
+        return self._source
+
+    def __eq__(self, other: object) -> bool:  # the same keys are the same config, wherever read from
+        if not isinstance(other, PipelineConfig):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
 
     @model_validator(mode="after")
     def _check_names(self) -> PipelineConfig:
@@ -116,18 +143,45 @@ class PipelineConfig(BaseModel):
         return self
 
 
+def reward_entry_keys() -> dict[str, str]:
+    """The keys every ``rewards:`` entry takes (besides its source's own parameters) -> meaning."""
+    return {k: f.description or "" for k, f in RewardSpec.model_fields.items()}
+
+
+def top_level_keys() -> dict[str, str]:
+    """The top-level keys of a pipeline config -> meaning."""
+    return {k: f.description or "" for k, f in PipelineConfig.model_fields.items()}
+
+
+def _known_keys_at(loc: tuple[Any, ...]) -> list[str] | None:
+    """The keys allowed where an unknown key ``loc[-1]`` was found in a pipeline config."""
+    if len(loc) == 1:
+        return list(PipelineConfig.model_fields)
+    if len(loc) == 2 and loc[0] == "gate":
+        return list(GateSpec.model_fields)
+    return None
+
+
+def suggest_key(bad: str, known: list[str]) -> str:
+    """`` (did you mean 'weight'?)`` for a near miss such as ``wieght``, else ``""``."""
+    close = difflib.get_close_matches(bad, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def format_validation_error(err: ValidationError, prefix: str = "", known: list[str] | None = None) -> str:
-    """One line per problem: ``key.path: message``; for unknown keys, suggest the known ones."""
+    """One line per problem: ``key.path: message``; for unknown keys, suggest the known ones.
+
+    ``known``: the keys allowed where the error is (default: found from the location for a
+    pipeline config's own keys)."""
     lines = []
     for e in err.errors():
         loc = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
         loc = loc.lstrip(".") or "<root>"
         msg = e["msg"]
-        if e["type"] == "extra_forbidden" and known is not None:
+        allowed = known if known is not None else _known_keys_at(tuple(e["loc"]))
+        if e["type"] == "extra_forbidden" and allowed is not None:
             bad = str(e["loc"][-1])
-            close = difflib.get_close_matches(bad, known, n=1)
-            msg = f"unknown key {bad!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-            msg += f"; known keys: {', '.join(known) or '(none)'}"
+            msg = f"unknown key {bad!r}{suggest_key(bad, allowed)}; known keys: {', '.join(allowed) or '(none)'}"
         lines.append(f"{loc}: {msg}")
     return "\n".join(lines)
 
@@ -165,7 +219,9 @@ def load_config(source: str | Path | dict[str, Any] | PipelineConfig) -> Pipelin
     if not isinstance(data, dict):
         raise ConfigError(f"{where}a pipeline config must be a mapping with a 'rewards:' list, got {type(data).__name__}")
     try:
-        return PipelineConfig.model_validate(data)
+        cfg = PipelineConfig.model_validate(data)
     except ValidationError as e:
-        known = list(PipelineConfig.model_fields)
-        raise ConfigError(where + "invalid pipeline config:\n" + format_validation_error(e, known=known)) from None
+        raise ConfigError(where + "invalid pipeline config:\n" + format_validation_error(e)) from None
+    if isinstance(source, (str, Path)):
+        cfg._source = str(source)
+    return cfg

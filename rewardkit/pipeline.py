@@ -56,7 +56,8 @@ def _build_component(i: int, spec: RewardSpec) -> Any:
     try:
         return cls(name=spec.component, **spec.params)
     except ValidationError as e:
-        known = list(params_model.model_fields) if params_model is not None else None
+        # a near miss of an entry key (`wieght`) lands among the source's parameters: suggest both
+        known = [*RewardSpec.model_fields, *params_model.model_fields] if params_model is not None else None
         raise ConfigError(
             f"rewards[{i}] (type {spec.type!r}): invalid parameters:\n"
             + format_validation_error(e, prefix=f"rewards[{i}]", known=known)
@@ -73,6 +74,19 @@ class Pipeline(BaseRewardSource):
         self.name = name
         self._is_setup = False
         self.specs = list(self.config.rewards)
+        try:
+            self._build()
+        except ConfigError as e:
+            if self.config.source_file is not None:  # name the file, as load_config does
+                raise ConfigError(f"{self.config.source_file}: {e}") from None
+            raise
+        self.steps_from = self.config.steps_from
+        self._by_name = {s.component: k for k, s in enumerate(self.specs)}
+        only = self.specs[0]
+        self._passthrough = (len(self.specs) == 1 and only.weight == 1.0 and not only.fill
+                             and only.gated_by is None and self.config.gate is None)
+
+    def _build(self) -> None:
         self.sources = [_build_component(i, s) for i, s in enumerate(self.specs)]
         self.transforms = []
         for i, t in enumerate(self.config.shaping):
@@ -84,11 +98,6 @@ class Pipeline(BaseRewardSource):
             except ValidationError as e:
                 raise ConfigError(f"shaping[{i}] (type {t.type!r}): invalid parameters:\n"
                                   + format_validation_error(e, prefix=f"shaping[{i}]")) from None
-        self.steps_from = self.config.steps_from
-        self._by_name = {s.component: k for k, s in enumerate(self.specs)}
-        only = self.specs[0]
-        self._passthrough = (len(self.specs) == 1 and only.weight == 1.0 and not only.fill
-                             and only.gated_by is None and self.config.gate is None)
 
     # pickling: rebuild from the (validated, plain-data) config in worker processes
     def __getstate__(self) -> dict[str, Any]:

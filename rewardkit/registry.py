@@ -38,6 +38,10 @@ _BUILTIN_SOURCES: dict[str, str] = {
     "code": "rewardkit.verifiers.code:CodeReward",
     "sql": "rewardkit.verifiers.sql:SQLReward",
     "remote": "rewardkit.serving.client:RemoteReward",
+    "judge": "rewardkit.judges.source:JudgeReward",
+    "fallback": "rewardkit.fallback:Fallback",
+    "prm": "rewardkit.prm.source:PRMSource",
+    "orm": "rewardkit.orm.source:ORMSource",
 }
 _BUILTIN_TRANSFORMS: dict[str, str] = {
     "group_normalize": "rewardkit.shaping.transforms:GroupNormalize",

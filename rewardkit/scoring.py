@@ -95,6 +95,9 @@ class ScoreSummary:
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     workers: int = 1
+    #: per component, the sums of what its calls cost (an LLM judge's ``judge_usage``: tokens,
+    #: calls, retries, cost), so a run says what it spent
+    usage: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +119,8 @@ class ScoreSummary:
             lines.append(row(k, st))
         lines.append("")
         lines.append("status: " + ", ".join(f"{k}={v}" for k, v in sorted(self.statuses.items())))
+        for comp, u in self.usage.items():
+            lines.append(f"usage of {comp}: " + ", ".join(f"{k}={v:g}" for k, v in u.items()))
         lines.append(
             f"rows: {self.rows} ({self.scored_this_run} scored now, {self.resumed_rows} resumed), "
             f"skipped: {len(self.skipped)}, {self.seconds:.2f} s, {self.throughput:,.0f} rows/s, "
@@ -179,7 +184,7 @@ def _worker_score(samples: list[Sample]) -> list[dict[str, Any]]:
     return [r.to_dict() for r in _WORKER_PIPELINE.score(samples)]
 
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
+def _stop_pool(pool: Any) -> None:
     """Stop now: cancel queued batches and end the running ones (their rows are not committed)."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
@@ -338,12 +343,18 @@ def score_dataset(
     on_error: Literal["skip", "fail"] = "fail",
     progress: bool | None = None,
     limit: int | None = None,
+    backend: Literal["local", "ray"] = "local",
+    ray: dict[str, Any] | None = None,
 ) -> ScoreSummary:
     """Score every record of ``input`` with the pipeline ``config`` and write ``output``.
 
     input: a file/folder path, an iterable of dicts, or None for the embedded synthetic data.
     output: ``.jsonl`` or ``.parquet``; None scores without writing (summary only).
     workers: processes scoring in parallel (>1 pays off for CPU-heavy rewards).
+    backend: ``local`` (this process, or ``workers`` processes) or ``ray``: batches go to a pool of
+    Ray scorer actors (`rewardkit.distributed.ray_backend`; ``ray`` holds its `RayOptions`:
+    address, actors, num_cpus, num_gpus ...). Everything else -- reading, groups, shaping, the
+    resumable output, the summary -- stays here, so both backends write the same rows.
     on_error: ``skip`` lists a bad record in the summary and goes on; ``fail`` stops at it.
     Returns the summary, also written as JSON next to the output (``<output>.summary.json``).
     SIGTERM stops the run like Ctrl-C (KeyboardInterrupt): committed rows stay in the partial file.
@@ -352,6 +363,8 @@ def score_dataset(
         raise ValueError("on_error must be 'skip' or 'fail'")
     if batch_size < 1 or workers < 1:
         raise ValueError("batch_size and workers must be >= 1")
+    if backend not in ("local", "ray"):
+        raise ValueError("backend must be 'local' or 'ray'")
     cfg = load_config(config if config is not None else DEFAULT_CONFIG_PATH)
     cols = columns or ColumnMap()
     cfg_json = cfg.model_dump(mode="json")
@@ -395,11 +408,22 @@ def score_dataset(
     score_stats = RunningStats()
     comp_stats: dict[str, RunningStats] = {c: RunningStats() for c in pipeline.component_names}
 
+    usage: dict[str, dict[str, float]] = {}
+
     def account(row: dict[str, Any]) -> None:
         status_counts[status_before_fill(row)] += 1  # before any fill: a fill changes the reward, not what happened
         score_stats.add(row["score"])
         for k, v in (row.get("components") or {}).items():
             comp_stats.setdefault(k, RunningStats()).add(v)
+        info = row.get("info")
+        if isinstance(info, dict):
+            for comp, ci in info.items():
+                used = ci.get("judge_usage") if isinstance(ci, dict) else None
+                if isinstance(used, dict):
+                    acc = usage.setdefault(comp, {})
+                    for key, val in used.items():
+                        if isinstance(val, (int, float)):
+                            acc[key] = acc.get(key, 0) + val
 
     writer: ResumableWriter | None = None
     done_ids = IdSet()
@@ -510,8 +534,15 @@ def score_dataset(
         if bar is not None:
             bar.update(len(rows))
 
-    pool: ProcessPoolExecutor | None = None
-    if workers > 1:
+    pool: Any = None  # an executor: a process pool, Ray actors, or None (score in this process)
+    max_pending = 2 * workers
+    if backend == "ray":
+        from rewardkit.distributed.ray_backend import RayExecutor, RayOptions
+
+        pool = RayExecutor(score_cfg, RayOptions.model_validate(ray or {}))
+        max_pending = 2 * pool.size
+        summary.workers = pool.size
+    elif workers > 1:
         import multiprocessing as mp
 
         pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
@@ -528,7 +559,7 @@ def score_dataset(
         samples = [r.sample for r in rows]
         if pool is not None:
             pending.append((rows, pool.submit(_worker_score, samples)))
-            while len(pending) > 2 * workers:
+            while len(pending) > max_pending:
                 flush_one()
         else:
             for r, res in zip(rows, scorer.score(samples), strict=True):
@@ -601,6 +632,7 @@ def score_dataset(
     summary.statuses = dict(status_counts)
     summary.score = score_stats.to_dict()
     summary.components = {k: v.to_dict() for k, v in comp_stats.items()}
+    summary.usage = usage
     try:
         if writer is not None:
             out = writer.finalize(summary=(summary_path(writer.path),

@@ -62,6 +62,10 @@ CASES: dict[str, tuple[dict, list[tuple[Sample, float | Status]]]] = {
 # tests; they are listed here so the completeness check knows they are covered elsewhere
 COVERED_ELSEWHERE: dict[str, str] = {
     "remote": "tests/serving/test_remote_conformance.py (the same checks against a live server)",
+    "judge": "tests/judges/test_judge_source.py (the same checks against a live judge server)",
+    "fallback": "tests/judges/test_judge_source.py (numeric with a live judge behind it)",
+    "prm": "test_model_source_conformance below (a tiny model built at test time)",
+    "orm": "test_model_source_conformance below (a tiny model built at test time)",
 }
 
 
@@ -102,4 +106,28 @@ def check_conformance(src, cases) -> None:
 @pytest.mark.parametrize("name", _sources())
 def test_conformance(name):
     params, cases = CASES[name]
+    check_conformance(build_source(name, **params), cases)
+
+
+@pytest.mark.parametrize("name", ["prm", "orm"])
+def test_model_source_conformance(name, tmp_path):
+    """Reward-model sources, on tiny models whose head is constant (sigmoid(30) = 1.0 to 1e-13)."""
+    pytest.importorskip("transformers")
+    from tests._tiny_models import save_tiny, save_tiny_bert
+
+    if name == "prm":
+        from rewardkit.prm.model import PRMCard, write_card
+
+        folder = save_tiny(tmp_path / "prm", "token", bias=30.0)
+        write_card(folder, PRMCard(kind="classifier"))
+        params = {"model": str(folder), "device": "cpu"}
+        cases = [
+            (Sample("q", "Step 1: 12 + 7 = 19.\n\nThe answer is 19."), 1.0),
+            (Sample("q", "  "), Status.UNPARSEABLE),
+            (Sample("q", "12 + 7 = 19.", steps=["12 + 7 = 20."]), Status.ERROR),
+        ]
+    else:
+        folder = save_tiny_bert(tmp_path / "orm", bias=30.0)
+        params = {"model": str(folder), "device": "cpu", "output": "sigmoid", "max_length": 64}
+        cases = [(Sample("q", "The answer is 19."), 1.0), (Sample("q", "12 + 7 = 19. " * 40), Status.NOT_APPLICABLE)]
     check_conformance(build_source(name, **params), cases)

@@ -26,7 +26,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-dir", "-o", required=True, help="folder for metrics.json, samples.jsonl, report.html")
     p.add_argument("--limit", type=int, help="use only the first N rows")
     p.add_argument("--batch-size", type=int, default=None, help="samples per pipeline call")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown)")
 
 
 def _non_ok(p: argparse.ArgumentParser) -> None:
@@ -52,10 +52,10 @@ def add_eval_parser(sub: Any) -> None:
 
     q = esub.add_parser("pairwise", help=_HELP["pairwise"], description=_HELP["pairwise"])
     _common(q)
-    q.add_argument("--prompt-col", default="prompt")
-    q.add_argument("--chosen-col", default="chosen")
+    q.add_argument("--prompt-col", default="prompt", help="prompt column (default: %(default)s)")
+    q.add_argument("--chosen-col", default="chosen", help="preferred completion column (default: %(default)s)")
     q.add_argument("--rejected-col", default="rejected", help="a completion, or a list (RewardBench 2)")
-    q.add_argument("--subset-col", default="subset")
+    q.add_argument("--subset-col", default="subset", help="subset column for the breakdown (default: %(default)s)")
     _non_ok(q)
 
     q = esub.add_parser("bon", help=_HELP["bon"], description=_HELP["bon"])
@@ -63,7 +63,7 @@ def add_eval_parser(sub: Any) -> None:
     q.add_argument("--n", type=int, nargs="+", help="N values of the curve (default 1..K for K <= 16 candidates, else powers of two and K)")
     q.add_argument("--max-subsets", type=int, default=256,
                    help="all C(K,N) subsets up to this many, else this many random ones")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--seed", type=int, default=0, help="seed of the random subsets (default: %(default)s)")
 
     q = esub.add_parser("audit", help=_HELP["audit"], description=_HELP["audit"])
     _common(q)
@@ -73,7 +73,7 @@ def add_eval_parser(sub: Any) -> None:
     q = esub.add_parser("calibration", help=_HELP["calibration"], description=_HELP["calibration"])
     _common(q)
     q.add_argument("--label-col", help="boolean outcome column (default: label, expected, correct, is_correct)")
-    q.add_argument("--bins", type=int, default=10)
+    q.add_argument("--bins", type=int, default=10, help="equal-width probability bins (default: %(default)s)")
     q.add_argument("--prob", choices=["identity", "sigmoid"], default="identity",
                    help="how a reward becomes a probability (sigmoid for logits)")
 

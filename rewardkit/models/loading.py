@@ -79,7 +79,10 @@ def apply_lora(model: Any, options: LoraOptions, task_type: str) -> Any:
 
 def enable_gradient_checkpointing(model: Any) -> None:
     """Recompute activations in the backward pass: memory O(layers) instead of O(layers x tokens)."""
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5 name
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if hasattr(model, "enable_input_require_grads"):  # needed when the embeddings are frozen (LoRA)
         model.enable_input_require_grads()
     if getattr(model, "config", None) is not None and hasattr(model.config, "use_cache"):

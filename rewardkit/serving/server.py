@@ -4,6 +4,10 @@ The CLI wires ``rewardkit serve`` to `add_serve_arguments` / `run_from_args`; th
 back ``python -m rewardkit.serving.server``. Binds to 127.0.0.1 unless told otherwise; on any
 other address without an API key it warns, because the server then scores for anyone.
 
+Hostile or broken clients are bounded: ``--header-timeout`` (uvicorn has none: a silent or
+trickling client is disconnected), ``--body-timeout`` (408), ``--keep-alive-timeout`` and
+``--limit-concurrency`` (503 beyond that many connections). An empty ``--api-key`` is refused.
+
 Shutdown (SIGINT/SIGTERM) is graceful: uvicorn stops accepting connections and finishes the
 requests in flight (up to ``--shutdown-timeout`` s), then the worker processes are stopped.
 """
@@ -11,6 +15,7 @@ requests in flight (up to ``--shutdown-timeout`` s), then the worker processes a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ipaddress
 import logging
 import os
@@ -54,14 +59,40 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                         help="/get_reward: reward sent for items without a score (default: %(default)s)")
     parser.add_argument("--shutdown-timeout", type=float, default=d.shutdown_timeout,
                         help="seconds to finish in-flight requests at shutdown (default: %(default)s)")
-    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    parser.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
+    parser.add_argument("--header-timeout", type=float, default=d.header_timeout,
+                        help="seconds from a request's first byte to its last header, else the connection "
+                             "is closed (default: %(default)s)")
+    parser.add_argument("--body-timeout", type=float, default=d.body_timeout,
+                        help="seconds to receive a whole request body, else 408 (default: %(default)s)")
+    parser.add_argument("--keep-alive-timeout", type=float, default=d.keep_alive_timeout,
+                        help="idle seconds before a kept-alive connection is closed (default: %(default)s)")
+    parser.add_argument("--limit-concurrency", type=int, default=d.limit_concurrency,
+                        help="open connections at most; requests beyond get 503 (default: %(default)s)")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                        help="server log level (default: %(default)s)")
+    parser.add_argument("--access-log", action="store_true",
+                        help="log every request (costs throughput; default: off)")
     return parser
 
 
+def _api_key(given: str | None) -> str | None:
+    """The key from ``--api-key``, else ``$REWARDKIT_API_KEY``; an empty one is an error, never
+    "no auth" (``--api-key "$KEY"`` with ``KEY`` unset would silently open the server)."""
+    if given is not None:
+        if not given.strip():
+            raise ValueError("--api-key is empty (an unset variable?): give a key, or leave the flag out "
+                             "for no authentication")
+        return given
+    env = os.environ.get(ENV_API_KEY)
+    if env is not None and not env.strip():
+        raise ValueError(f"${ENV_API_KEY} is set but empty: give a key, or unset it for no authentication")
+    return env
+
+
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    """`ServerSettings` from parsed ``serve`` flags; raises ValueError for an empty API key."""
     return ServerSettings(
-        api_key=args.api_key or os.environ.get(ENV_API_KEY) or None,
+        api_key=_api_key(args.api_key),
         max_body_bytes=args.max_body_bytes,
         max_queue=args.max_queue,
         max_batch=args.max_batch,
@@ -71,6 +102,10 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         item_timeout=args.item_timeout,
         fill=args.fill,
         shutdown_timeout=args.shutdown_timeout,
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+        limit_concurrency=args.limit_concurrency,
     )
 
 
@@ -99,8 +134,57 @@ def serve(pipeline_or_config: Any = None, settings: ServerSettings | None = None
     app = create_app(pipeline_or_config, settings)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log,
                             timeout_graceful_shutdown=int(settings.shutdown_timeout) or None,
-                            lifespan="on")
+                            timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]
+                            limit_concurrency=settings.limit_concurrency,
+                            http=_with_header_timeout(settings.header_timeout), lifespan="on")
     uvicorn.Server(config).run()
+
+
+def _with_header_timeout(seconds: float) -> type:
+    """uvicorn's HTTP protocol plus a deadline on request headers, which uvicorn lacks: a client
+    that connects and stays silent, or trickles its headers a byte at a time, is disconnected
+    ``seconds`` after its first byte (or after connecting). Bodies have ``body_timeout`` (app)."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    class HeaderDeadlineProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+        _rk_timer: asyncio.TimerHandle | None = None
+        _rk_cycle: Any = None
+
+        def _rk_idle(self) -> bool:  # between requests: the next bytes start new headers
+            return self.cycle is None or self.cycle.response_complete
+
+        def _rk_arm(self) -> None:
+            self._rk_cycle = self.cycle
+            self._rk_timer = self.loop.call_later(seconds, self._rk_expire)
+
+        def _rk_disarm(self) -> None:
+            if self._rk_timer is not None:
+                self._rk_timer.cancel()
+                self._rk_timer = None
+
+        def _rk_expire(self) -> None:
+            self._rk_timer = None
+            if self.cycle is self._rk_cycle and self._rk_idle() and not self.transport.is_closing():
+                log.info("closing a connection from %s: no complete request headers within %g s "
+                         "(header_timeout)", self.client, seconds)
+                self.transport.close()
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._rk_arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._rk_timer is not None and self.cycle is not self._rk_cycle:
+                self._rk_disarm()  # headers complete: the body has its own deadline
+            if self._rk_timer is None and self._rk_idle() and not self.transport.is_closing():
+                self._rk_arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._rk_disarm()
+            super().connection_lost(exc)
+
+    return HeaderDeadlineProtocol
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -109,7 +193,12 @@ def run_from_args(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
-        serve(args.config, settings_from_args(args), host=args.host, port=args.port,
+        settings = settings_from_args(args)
+    except ValueError as e:
+        print(f"rewardkit serve: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        serve(args.config, settings, host=args.host, port=args.port,
               log_level=args.log_level, access_log=args.access_log)
     except ConfigError as e:
         print(f"rewardkit serve: {e}", file=sys.stderr)

@@ -45,10 +45,11 @@ def add_parser(sub: Any) -> None:
 
 
 def _args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", "-c", required=True, help="training YAML")
-    p.add_argument("--steps", type=int, help="override steps")
-    p.add_argument("--output-dir", help="override output_dir")
-    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in output_dir")
+    p.add_argument("--config", "-c", required=True, help="training YAML (required)")
+    p.add_argument("--steps", type=int, help="override steps (default: the config's)")
+    p.add_argument("--output-dir", help="override output_dir (default: the config's)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the latest checkpoint in output_dir (default: off)")
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -135,6 +135,7 @@ def _tiny_model_dir(tmp_path):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("conversational", [False, True])
 def test_real_grpo_trainer_two_steps(tmp_path, conversational):
     pytest.importorskip("trl")

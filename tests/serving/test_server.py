@@ -270,6 +270,7 @@ def test_full_queue_answers_429_with_retry_after(server_factory):
     assert httpx.post(srv.url + "/score", json=bodies[0]).status_code == 200
 
 
+@pytest.mark.slow  # ~10 s of deliberate hangs and worker restarts; the quick run keeps test_lifecycle's pool
 def test_cpu_heavy_source_runs_in_worker_processes_with_hard_timeouts(server_factory):
     srv = server_factory({"rewards": [{"type": SLEEPY_CPU}]}, "--workers", "2", "--item-timeout", "1.5",
                          "--max-wait-ms", "1")

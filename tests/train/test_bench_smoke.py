@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_advantages.py"
 
 
+@pytest.mark.slow
 def test_bench_advantages_runs_and_agrees():
     r = subprocess.run([sys.executable, str(BENCH), "--B", "16", "--T", "70", "--G", "4", "--repeat", "1"],
                        capture_output=True, text=True, timeout=120)

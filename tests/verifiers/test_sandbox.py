@@ -148,12 +148,23 @@ def test_minimal_layers_still_kill_daemonised_children():
 def test_interpreter_installed_under_tmp_still_runs(tmp_path):
     """A venv under /tmp (as in CI's fresh clones) must survive the private /tmp mount: the
     Python roots under a masked directory are bound back read-only, in warm and cold mode."""
+    import site
     import subprocess
     import sys
+    import sysconfig
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
-                   check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    # The new venv must see *this* interpreter's packages (rewardkit, pydantic, ...). When this
+    # interpreter is itself a venv, --system-site-packages would expose the base interpreter's
+    # packages instead, so add our site dirs (with their .pth files: editable installs) explicitly.
+    ours = [*site.getsitepackages(), site.getusersitepackages()]
+    venv_site = subprocess.run([str(venv / "bin" / "python"), "-c",
+                                "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    assert venv_site != sysconfig.get_path("purelib")
+    with open(os.path.join(venv_site, "_outer_site.pth"), "w") as f:
+        f.write("import site; " + "; ".join(f"site.addsitedir({d!r})" for d in ours) + "\n")
     script = (
         "from rewardkit.verifiers.sandbox import LocalSandbox, Job\n"
         "import sys\n"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from rewardkit.verifiers.sandbox import Job, Limits, LocalSandbox
-from rewardkit.verifiers.sandbox._isolation import CGROUP_PARENT_NAME
+from rewardkit.verifiers.sandbox._isolation import CGROUP_PARENT_NAME, PidsCgroup
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or not os.path.isdir("/proc"), reason="Linux only")
 
@@ -52,7 +52,11 @@ def _procs_of_uid(uid: int) -> list[int]:
 
 
 def _cgroup_procs(worker_pid: int) -> list[int] | None:
-    for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
+    try:  # the sandbox nests its cgroups under ours (the workers inherit our cgroup)
+        bases = [PidsCgroup._base()]
+    except OSError:
+        bases = []
+    for base in bases:
         p = Path(base) / CGROUP_PARENT_NAME / f"w-{worker_pid}" / "cgroup.procs"
         if p.exists():
             return [int(x) for x in p.read_text().split()]

@@ -10,8 +10,9 @@ ones actually active are reported with every run):
 - ``setuid``         run as an unprivileged uid unique to the worker (so RLIMIT_NPROC is enforced
                      and the run cannot signal or read other processes), ``setgroups([])``.
 - ``no_new_privs``   setuid binaries cannot regain privileges.
-- ``pids_cgroup``    a per-worker pids cgroup: a hard cap on tasks and a complete list of what to
-                     kill when the run ends, even for processes that left the process group.
+- ``pids_cgroup``    a per-worker pids cgroup, nested under the caller's own: a hard cap on tasks
+                     and a complete list of what to kill when the run ends, even for processes
+                     that left the process group.
 - ``netns``          a fresh network namespace with no interfaces up: no network at all.
 - ``mountns``        a private mount namespace for the worker and its runs, in which
 - ``private_tmp``    /tmp, /var/tmp, /dev/shm, /run/lock are fresh tmpfs (wiped after every run),
@@ -243,11 +244,15 @@ class PidsCgroup:
 
     @staticmethod
     def _base() -> str:
-        if os.path.isfile(os.path.join(CGROUP_V1_PIDS, "cgroup.procs")):
-            return CGROUP_V1_PIDS
-        # cgroup v2: our own cgroup must have the pids controller delegated to children
+        """The caller's own pids cgroup: ours nest under it, so a limit an operator puts around
+        rewardkit (systemd slice, container, ``pids.max``) also bounds the code it runs."""
         with open("/proc/self/cgroup") as f:
-            rel = next((ln.split(":", 2)[2].strip() for ln in f if ln.startswith("0::")), None)
+            lines = [ln.rstrip("\n").split(":", 2) for ln in f if ln.count(":") >= 2]
+        v1 = next((rel for _, ctrls, rel in lines if "pids" in ctrls.split(",")), None)
+        if v1 is not None and os.path.isfile(os.path.join(CGROUP_V1_PIDS, "cgroup.procs")):
+            return os.path.join(CGROUP_V1_PIDS, v1.lstrip("/"))
+        # cgroup v2: our own cgroup must have the pids controller delegated to children
+        rel = next((rel for hid, ctrls, rel in lines if hid == "0" and ctrls == ""), None)
         if rel is None:
             raise OSError(errno.ENOENT, "no pids cgroup hierarchy")
         base = os.path.join("/sys/fs/cgroup", rel.lstrip("/"))
