@@ -29,7 +29,10 @@ writing true but irrelevant equations (``1 + 1 = 2`` in every step); pair it wit
 and/or set ``require_grounded: true``, which only counts equations whose every operand appears in
 the prompt or earlier in the completion (so made-up numbers earn nothing). That option is off by
 default because solutions legitimately use constants not written anywhere (60 minutes, 100%, 12
-months, 7 days).
+months, 7 days): on GSM8K's reference solutions it ignores about half of the true equations. A
+skipped equation earns nothing either way, so hiding arithmetic from the checker earns no reward;
+but where step rewards are normalised across a group (a wrong step then costs), writing a wrong
+equation in an unreadable form avoids that cost -- the outcome reward still has to pay for it.
 """
 
 from __future__ import annotations
