@@ -34,6 +34,15 @@ _BUILTIN_SOURCES: dict[str, str] = {
     "numeric": "rewardkit.verifiers.numeric:NumericAnswer",
     "step_arithmetic": "rewardkit.verifiers.arithmetic:StepArithmetic",
     "regex": "rewardkit.verifiers.format:RegexMatch",
+    "tags": "rewardkit.verifiers.structure:TagStructure",
+    "single_answer": "rewardkit.verifiers.structure:SingleAnswer",
+    "json_schema": "rewardkit.verifiers.structure:JSONSchemaMatch",
+    "code_block": "rewardkit.verifiers.structure:CodeBlock",
+    "multiple_choice": "rewardkit.verifiers.choice:MultipleChoice",
+    "tool_call": "rewardkit.verifiers.toolcall:ToolCallReward",
+    "ifeval": "rewardkit.verifiers.ifeval:IFEval",
+    "repetition": "rewardkit.verifiers.repetition:Repetition",
+    "language_consistency": "rewardkit.verifiers.language:LanguageConsistency",
     "math": "rewardkit.verifiers.math:MathVerifier",
     "code": "rewardkit.verifiers.code:CodeReward",
     "sql": "rewardkit.verifiers.sql:SQLReward",
@@ -56,6 +65,8 @@ _BUILTIN_TRANSFORMS: dict[str, str] = {
     "gate": "rewardkit.shaping.transforms:Gate",
     "dapo_overlong": "rewardkit.shaping.transforms:DapoOverlong",
     "laser_bonus": "rewardkit.shaping.transforms:LaserBonus",
+    "laser": "rewardkit.shaping.transforms:Laser",
+    "cosine_length": "rewardkit.shaping.transforms:CosineLength",
 }
 
 _SOURCES: dict[str, Any] = dict(_BUILTIN_SOURCES)

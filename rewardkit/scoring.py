@@ -267,6 +267,12 @@ class _Row:
 
 
 # -- reading -------------------------------------------------------------------------------------
+def _is_uri(path: str) -> bool:
+    from rewardkit.distributed.ray_data import is_uri
+
+    return is_uri(path)
+
+
 def _count_lines(path: Path) -> int | None:
     try:
         n = 0
@@ -348,7 +354,8 @@ def score_dataset(
 ) -> ScoreSummary:
     """Score every record of ``input`` with the pipeline ``config`` and write ``output``.
 
-    input: a file/folder path, an iterable of dicts, or None for the embedded synthetic data.
+    input: a file/folder path, a URI that Ray Data reads (``s3://bucket/data.jsonl``; needs the
+    ``ray`` extra), an iterable of dicts, or None for the embedded synthetic data.
     output: ``.jsonl`` or ``.parquet``; None scores without writing (summary only).
     workers: processes scoring in parallel (>1 pays off for CPU-heavy rewards).
     backend: ``local`` (this process, or ``workers`` processes) or ``ray``: batches go to a pool of
@@ -381,6 +388,16 @@ def score_dataset(
             return _default_records()
         input_desc: str = "synthetic"
         total = 400
+    elif isinstance(input, str) and _is_uri(input):  # s3://, gs://, hdfs://, file:// ...: Ray Data
+        from rewardkit.distributed.ray_backend import RayOptions, connect
+        from rewardkit.distributed.ray_data import iter_uri_records
+
+        if backend == "ray":
+            connect(RayOptions.model_validate(ray or {}))  # join the cluster before Ray Data starts one
+
+        def open_records() -> Iterable[tuple[str, Any]]:
+            return iter_uri_records(input, input_format)
+        input_desc = input
     elif isinstance(input, (str, Path)):
         in_path = Path(input)
         if in_path.exists() and (input_format or detect_format(in_path)) == "parquet":

@@ -11,6 +11,7 @@ Invariant that the whole library relies on: a result whose status is not ``ok`` 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,17 +60,22 @@ _SEVERITY = {
 def completion_text(completion: str | Sequence[Message]) -> str:
     """Text of a completion given as a string or as chat messages (TRL's conversational format).
 
-    For messages, the assistant turns are joined; this is the text character spans refer to.
+    For messages, the assistant turns are joined; this is the text character spans refer to. An
+    assistant turn's ``tool_calls`` are appended as one JSON line ``{"tool_calls": [...]}``.
     """
     if isinstance(completion, str):
         return completion
     parts = []
     for m in completion:
         if m.get("role", "assistant") == "assistant":
-            content = m.get("content", "")
+            content = m.get("content") or ""  # OpenAI writes null content next to tool calls
             if isinstance(content, list):  # multimodal-style content blocks
                 content = "".join(c.get("text", "") for c in content if isinstance(c, Mapping))
-            parts.append(str(content))
+            content = str(content)
+            if m.get("tool_calls"):  # OpenAI-style calls stay readable (as JSON) for tool-call rewards
+                calls = json.dumps({"tool_calls": m["tool_calls"]}, ensure_ascii=False, default=str)
+                content = f"{content}\n{calls}" if content else calls
+            parts.append(content)
     return "\n".join(parts)
 
 

@@ -56,6 +56,52 @@ CASES: dict[str, tuple[dict, list[tuple[Sample, float | Status]]]] = {
         (Sample("q", "<think>x</think><answer>1</answer>"), 1.0),
         (Sample("q", "1"), 0.0),
     ]),
+    "tags": ({"tags": ["think", "answer"]}, [
+        (Sample("q", "<think>x</think>\n<answer>1</answer>"), 1.0),
+        (Sample("q", "<answer>1</answer><think>x</think>"), 0.0),
+    ]),
+    "single_answer": ({}, [
+        (Sample("q", "so the answer is $\\boxed{5}$."), 1.0),
+        (Sample("q", "\\boxed{3} or maybe \\boxed{4}"), 0.0),
+    ]),
+    "json_schema": ({"schema": {"type": "object", "required": ["a"]}}, [
+        (Sample("q", '```json\n{"a": 1}\n```'), 1.0),
+        (Sample("q", '{"b": 1}'), 0.0),
+        (Sample("q", "no json here"), 0.0),
+    ]),
+    "code_block": ({"languages": ["python"]}, [
+        (Sample("q", "```python\nprint(1)\n```"), 1.0),
+        (Sample("q", "print(1)"), 0.0),
+    ]),
+    "multiple_choice": ({}, [
+        (Sample("q", "The answer is (B).", reference="B"), 1.0),
+        (Sample("q", "Answer: C", reference={"answer": "B"}), 0.0),
+        (Sample("q", "answer is A+B", reference="B"), Status.UNPARSEABLE),
+        (Sample("q", "Answer: C", reference="Z"), Status.ERROR),
+    ]),
+    "tool_call": ({}, [
+        (Sample("q", '<tool_call>{"name": "f", "arguments": {"x": 1}}</tool_call>', reference=[{"name": "f", "arguments": {"x": 1}}]), 1.0),
+        (Sample("q", '<tool_call>{"name": "g", "arguments": {}}</tool_call>', reference=[{"name": "f", "arguments": {"x": 1}}]), 0.0),
+        (Sample("q", '<tool_call>{"name": "f", </tool_call>', reference=[{"name": "f", "arguments": {"x": 1}}]), Status.UNPARSEABLE),
+        (Sample("q", "hi", reference=[{"arguments": {}}]), Status.ERROR),
+    ]),
+    "ifeval": ({}, [
+        (Sample("q", "hello world", reference={"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}), 1.0),
+        (Sample("q", "hello, world", reference={"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}), 0.0),
+        (Sample("q", "hi", reference={"instruction_id_list": ["punctuation:no_kommas"], "kwargs": [{}]}), Status.ERROR),
+        (Sample("q", "hi", reference={"instruction_id_list": [], "kwargs": []}), Status.NOT_APPLICABLE),
+    ]),
+    "repetition": ({"n": 2}, [
+        (Sample("q", "one two three four"), 1.0),
+        (Sample("q", "go go go go go"), 0.25),  # 4 bigrams, 1 distinct
+    ]),
+    "language_consistency": ({}, [
+        (Sample("What is the capital city of France? Please answer in one sentence.",
+                "The capital city of France is Paris, a large and beautiful city."), 1.0),
+        (Sample("What is the capital city of France? Please answer in one sentence.",
+                "La capital de Francia es París, una ciudad grande y hermosa."), 0.0),
+        (Sample("12 + 3 = ?", "15"), Status.NOT_APPLICABLE),
+    ]),
 }
 
 # sources whose cases need something this machine may not have are added by their own modules'

@@ -25,6 +25,7 @@ Transforms with running state (`RunningNormalize`, `RMShaping`) have ``state_dic
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -57,6 +58,8 @@ __all__ = [
     "Gate",
     "DapoOverlong",
     "LaserBonus",
+    "Laser",
+    "CosineLength",
 ]
 
 GroupBy = Literal["group_id", "prompt", "batch"]
@@ -104,9 +107,11 @@ class BaseTransform:
         info.setdefault("raw_score", res.score)
         info["shaping"] = [*info.get("shaping", []), self.name]
         info.update(extra)
-        if not np.isfinite(score):
+        score = float(score)
+        if not math.isfinite(score):
             return self._error(res, f"{self.name}: shaped score is not finite ({score})")
-        return replace(res, score=float(score), info=info)
+        # the constructor, not dataclasses.replace: 4x cheaper on the per-sample hot path
+        return RewardResult(score, res.status, res.components, res.steps, res.token_scores, res.token_spans, info)
 
     def _error(self, res: RewardResult, reason: str) -> RewardResult:
         info = dict(res.info)
@@ -503,11 +508,21 @@ class Gate(BaseTransform):
 # length
 # --------------------------------------------------------------------------------------------
 class LengthParams(TransformParams):
+    """How a response's length is counted (`rewardkit.shaping.length.measure_lengths`)."""
+
+    unit: Literal["tokens", "chars"] = "tokens"
+    tokenizer: str | None = None   # local tokenizer path for token counts; None = metadata[length_key]
     length_key: str = "num_tokens"  # Sample.metadata[key]: response length in policy tokens
 
 
-def _lengths(samples: Sequence[Sample], key: str) -> np.ndarray:
-    return np.array([float(s.metadata[key]) if s.metadata.get(key) is not None else np.nan for s in samples])
+def _lengths(samples: Sequence[Sample], p: LengthParams) -> np.ndarray:
+    from rewardkit.shaping.length import measure_lengths
+
+    return measure_lengths(samples, p.unit, p.tokenizer, p.length_key)
+
+
+def _no_length(p: LengthParams) -> str:
+    return f"sample has no metadata[{p.length_key!r}] (or set unit: chars / a tokenizer)"
 
 
 class OverlongParams(LengthParams):
@@ -526,13 +541,13 @@ class DapoOverlong(BaseTransform):
         from rewardkit.shaping.length import dapo_overlong_penalty
 
         p: OverlongParams = self.params  # type: ignore[assignment]
-        L = _lengths(samples, p.length_key)
+        L = _lengths(samples, p)
         out = []
         for r, n in zip(results, L, strict=True):
             if not r.is_ok:
                 out.append(r)
             elif not np.isfinite(n):
-                out.append(self._error(r, f"dapo_overlong: sample has no metadata[{p.length_key!r}]"))
+                out.append(self._error(r, f"dapo_overlong: {_no_length(p)}"))
             else:
                 pen = float(dapo_overlong_penalty(n, p.max_len, p.cache_len))
                 out.append(self._shaped(r, r.score + pen, overlong_penalty=pen))
@@ -555,15 +570,140 @@ class LaserBonus(BaseTransform):
 
     def apply(self, samples, results):
         p: LaserParams = self.params  # type: ignore[assignment]
-        L = _lengths(samples, p.length_key)
+        L = _lengths(samples, p)
         g = _components(results, [p.gate])[:, 0]
         out = []
         for r, n, gv in zip(results, L, g, strict=True):
             if not r.is_ok:
                 out.append(r)
-            elif not np.isfinite(n) or not np.isfinite(gv):
-                out.append(self._error(r, f"laser_bonus: missing length or component {p.gate!r}"))
-            else:
-                bonus = p.alpha if (gv >= p.gate_min and n <= p.target) else 0.0
+            elif not np.isfinite(n):
+                out.append(self._error(r, f"laser_bonus: {_no_length(p)}"))
+            else:  # a gate component without a score (a failed format gate upstream) earns no bonus
+                bonus = p.alpha if (np.isfinite(gv) and gv >= p.gate_min and n <= p.target) else 0.0
                 out.append(self._shaped(r, r.score + bonus, length_bonus=bonus))
+        return out
+
+
+class LaserFullParams(LengthParams):
+    correct: str                    # component that says the answer is right (>= correct_min)
+    correct_min: float = 1.0
+    format: str | None = None       # component that says the format holds (>= format_min); None = always
+    format_min: float = 1.0
+    target: int | None = None       # LASER: one target length
+    targets: dict[Literal["easy", "medium", "hard"], int] | None = None  # LASER-D: one per bucket
+    alpha: float = 0.5
+    mode: Literal["reward", "penalty", "hybrid"] = "reward"
+    correct_score: float = 1.0
+    wrong_score: float = -0.5
+    format_fail_score: float = -1.0
+    replace: bool = True            # score = C(y) + S(L); False: score + S(L) (length term only)
+    group_by: GroupBy = "group_id"  # LASER-D: the rollouts of one prompt
+    explore: bool = False           # LASER-DE: +alpha for long wrong answers that are not degenerate
+    explore_max_repetition: float = 0.5  # "degenerate" = repeated word-trigram rate above this
+
+    @model_validator(mode="after")
+    def _one_target(self) -> LaserFullParams:
+        if (self.target is None) == (self.targets is None):
+            raise ValueError("give either 'target' (LASER) or 'targets' per difficulty bucket (LASER-D)")
+        if self.targets is not None and set(self.targets) != {"easy", "medium", "hard"}:
+            raise ValueError("targets needs 'easy', 'medium' and 'hard'")
+        return self
+
+
+@register_transform("laser")
+class Laser(BaseTransform):
+    """LASER / LASER-D / LASER-DE (`rewardkit.shaping.length.laser_reward`): ``C(y) + 1[correct]·S(L)``.
+
+    A missing correctness component counts as not correct and a missing format component as a
+    format failure (never a bonus); LASER-D's bucket is the accuracy of the prompt's rollouts in
+    this batch (results that are not ok count as not correct). ``info`` gets ``length``,
+    ``length_target`` and, for LASER-D, ``difficulty``.
+    """
+
+    Params = LaserFullParams
+
+    def apply(self, samples, results):
+        from rewardkit.shaping.length import laser_difficulty, laser_reward
+
+        p: LaserFullParams = self.params  # type: ignore[assignment]
+        L = _lengths(samples, p)
+        comp = _components(results, [p.correct] + ([p.format] if p.format else []))
+        correct = np.nan_to_num(comp[:, 0], nan=-np.inf) >= p.correct_min
+        formatted = (np.nan_to_num(comp[:, 1], nan=-np.inf) >= p.format_min) if p.format else np.ones(len(results), bool)
+        buckets: list[str | None] = [None] * len(results)
+        if p.targets is not None:
+            keys = group_keys(samples, p.group_by)
+            keys = keys if keys is not None else [None] * len(results)
+            tally: dict[Any, list[int]] = {}
+            for k, c in zip(keys, correct, strict=True):
+                t = tally.setdefault(k, [0, 0])
+                t[0] += int(c)
+                t[1] += 1
+            bucket_of = {k: laser_difficulty(*t) for k, t in tally.items()}
+            buckets = [bucket_of[k] for k in keys]
+        target = np.array([p.target if b is None else p.targets[b] for b in buckets],  # type: ignore[index]
+                          dtype=np.float64)
+        kw: dict[str, Any] = dict(mode=p.mode, correct_score=p.correct_score, wrong_score=p.wrong_score,
+                                  format_fail_score=p.format_fail_score)
+        if p.explore:
+            from rewardkit.verifiers.repetition import repetition_rate
+
+            kw["explore"] = [repetition_rate(s.completion, 3) <= p.explore_max_repetition for s in samples]
+        safe_L = np.nan_to_num(L, nan=0.0)
+        full = np.atleast_1d(laser_reward(correct, safe_L, target, formatted=formatted, alpha=p.alpha, **kw))
+        base = np.atleast_1d(laser_reward(correct, safe_L, target, formatted=formatted, alpha=0.0, **kw))
+        fulls, bases, Ls, targets = full.tolist(), base.tolist(), L.tolist(), target.tolist()
+        out = []
+        for i, r in enumerate(results):
+            if not r.is_ok:
+                out.append(r)
+            elif not math.isfinite(Ls[i]):
+                out.append(self._error(r, f"laser: {_no_length(p)}"))
+            else:
+                term = fulls[i] - bases[i]
+                extra = {"length": Ls[i], "length_target": int(targets[i]), "length_term": term}
+                if buckets[i] is not None:
+                    extra["difficulty"] = buckets[i]
+                out.append(self._shaped(r, fulls[i] if p.replace else r.score + term, **extra))
+        return out
+
+
+class CosineParams(LengthParams):
+    correct: str                  # component that says the answer is right (>= correct_min)
+    correct_min: float = 1.0
+    max_len: int
+    correct_short: float = 1.0
+    correct_long: float = 0.5
+    wrong_short: float = -1.0
+    wrong_long: float = -0.5
+    exceed: float | None = None   # score beyond max_len; None = the value at max_len
+    replace: bool = True          # score = the cosine reward; False: added to the score
+
+
+@register_transform("cosine_length")
+class CosineLength(BaseTransform):
+    """Cosine length scaling (`rewardkit.shaping.length.cosine_length_reward`): short correct
+    answers earn most, short wrong answers lose most. A missing correctness component = wrong."""
+
+    Params = CosineParams
+
+    def apply(self, samples, results):
+        from rewardkit.shaping.length import cosine_length_reward
+
+        p: CosineParams = self.params  # type: ignore[assignment]
+        L = _lengths(samples, p)
+        correct = np.nan_to_num(_components(results, [p.correct])[:, 0], nan=-np.inf) >= p.correct_min
+        v = np.atleast_1d(cosine_length_reward(correct, np.nan_to_num(L, nan=0.0), p.max_len,
+                                               correct_short=p.correct_short, correct_long=p.correct_long,
+                                               wrong_short=p.wrong_short, wrong_long=p.wrong_long,
+                                               exceed=p.exceed))
+        out = []
+        for r, n, x in zip(results, L, v, strict=True):
+            if not r.is_ok:
+                out.append(r)
+            elif not np.isfinite(n):
+                out.append(self._error(r, f"cosine_length: {_no_length(p)}"))
+            else:
+                out.append(self._shaped(r, float(x) if p.replace else r.score + float(x), length=float(n),
+                                        length_reward=float(x)))
         return out

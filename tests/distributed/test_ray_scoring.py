@@ -71,3 +71,20 @@ def test_cli_backend_ray_resumes_a_killed_run(data, tmp_path):
     ids = [r["id"] for r in rows]
     assert len(ids) == 600 and len(set(ids)) == 600
     assert all(r["score"] == float(len(r["completion"])) for r in rows)
+
+
+def test_a_uri_input_is_read_through_ray_data(data, tmp_path, monkeypatch):
+    """``file://`` stands in for s3:// and friends: the same rows as the local reader, big ints exact."""
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    src = tmp_path / "big.jsonl"
+    lines = data.read_text().splitlines()[:40]
+    lines.append(json.dumps({"id": "big", "prompt": "p", "completion": "The answer is 1180591620717411303425",
+                             "reference": {"answer": 1180591620717411303425}}))
+    src.write_text("\n".join(lines) + "\n")
+    local = score_dataset(CONFIG, src, tmp_path / "local.jsonl", progress=False)
+    via_ray = score_dataset(CONFIG, f"file://{src}", tmp_path / "ray.jsonl", progress=False, backend="ray",
+                            ray={"actors": 1, "local_num_cpus": 2})
+    assert _rows(tmp_path / "ray.jsonl") == _rows(tmp_path / "local.jsonl")
+    assert via_ray.rows == local.rows == 41
+    big = [r for r in _rows(tmp_path / "ray.jsonl") if r["id"] == "big"][0]
+    assert big["reference"]["answer"] == 1180591620717411303425 and big["components"]["correct"] == 1.0

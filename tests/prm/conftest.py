@@ -1,20 +1,3 @@
-"""Tiny models run fastest on one thread; on a shared machine, more threads mostly wait on each other."""
+"""One torch thread for the tiny-model tests of this folder (see tests/_one_thread.py)."""
 
-import os
-
-import pytest
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # subprocesses (the CLI tests) inherit it
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from tests._one_thread import _one_torch_thread  # noqa: F401  (an autouse fixture)

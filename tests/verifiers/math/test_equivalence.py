@@ -149,16 +149,16 @@ def test_equivalence(category: str, gold: str, pred: str, expected: bool) -> Non
     assert v.equal is expected, (category, v)
 
 
-@pytest.mark.parametrize(("category", "gold", "pred", "expected"), FLAT,
-                         ids=[f"{c}:{g}|{p}" for c, g, p, _ in FLAT])
-def test_symmetric(category: str, gold: str, pred: str, expected: bool) -> None:
-    if (gold, pred) in ROUNDED_GOLD or (pred, gold) in ROUNDED_GOLD:
-        pytest.skip("the rounding rule reads the gold's digits only: deliberately asymmetric")
-    assert verify(pred, gold).equal is expected
-
-
-# Pairs whose verdict depends on which side is the gold (the rounding rule, MathConfig.rounding)
+# Pairs whose verdict depends on which side is the gold (the rounding rule, MathConfig.rounding):
+# tested on their own below, left out of the symmetry check
 ROUNDED_GOLD = {("2.6667", r"\frac{8}{3}"), ("(0.6,2.6667]", r"(\frac{3}{5},\frac{8}{3}]")}
+SYMMETRIC = [r for r in FLAT if (r[1], r[2]) not in ROUNDED_GOLD and (r[2], r[1]) not in ROUNDED_GOLD]
+
+
+@pytest.mark.parametrize(("category", "gold", "pred", "expected"), SYMMETRIC,
+                         ids=[f"{c}:{g}|{p}" for c, g, p, _ in SYMMETRIC])
+def test_symmetric(category: str, gold: str, pred: str, expected: bool) -> None:
+    assert verify(pred, gold).equal is expected
 
 
 def test_the_rounding_rule_is_asymmetric_and_either_restores_symmetry() -> None:
