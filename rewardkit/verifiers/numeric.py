@@ -23,6 +23,8 @@ __all__ = ["NumericAnswer", "ExactMatch", "parse_number", "reference_answer", "w
 _FRAC_TEX = re.compile(r"^\\[dt]?frac\{(-?\d+)\}\{(-?\d+)\}$")
 _STRIP = str.maketrans("", "", "$ \u00a0")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_DIGIT_SPACE = re.compile(r"\d[ \u00a0]+\d")
+_THOUSANDS_SPACED = re.compile(r"^[+-]?\d{1,3}([ \u00a0]\d{3})+(\.\d+)?$")
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _MAX_DIGITS = 4000  # guard: Fraction of a huge literal is fine, but keep inputs bounded
 _DECIMAL_MARK = re.compile(r"\.\d|\d[eE][+-]?\d")
@@ -48,7 +50,10 @@ def parse_number(s: Any) -> Fraction | int | None:
         return None
     if s.isdigit() and len(s) <= 18:  # fast path: a plain integer compares as an int
         return int(s)
-    t = s.strip().rstrip(".").replace("\\!", "").replace("\\,", "").replace("\\$", "").translate(_STRIP)
+    t = s.strip().rstrip(".").replace("\\!", "").replace("\\,", "").replace("\\$", "")
+    if _DIGIT_SPACE.search(t) and not _THOUSANDS_SPACED.match(t.lstrip("$")):
+        return None  # "1 5" is two numbers, not 15; "15 000" (groups of three) is one
+    t = t.translate(_STRIP)
     if "," in t:
         if not _THOUSANDS.match(t):
             return None  # "1, 2" is a list, not one thousand-separated number

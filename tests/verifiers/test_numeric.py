@@ -45,3 +45,15 @@ def test_exact_values_ignore_the_tolerance_even_when_it_is_large() -> None:
 def test_exact_match_is_unchanged() -> None:
     r = ExactMatch().score([Sample(prompt="q", completion="The answer is Paris.", reference="paris")])[0]
     assert (r.status, r.score) == (Status.OK, 1.0)
+
+
+@pytest.mark.parametrize("pred", ["1 5", "1  5", r"\boxed{1 5}"])
+def test_digits_separated_by_a_space_are_not_one_number(pred: str) -> None:
+    """Found by the user-level QA pass: "1 5" scored 1.0 against 15."""
+    status, score = _score("15", f"The answer is {pred}")
+    assert score != 1.0, status
+
+
+@pytest.mark.parametrize(("gold", "pred"), [("15000", "15 000"), ("1000000", "1 000 000"), ("1000", "1\u00a0000")])
+def test_spaced_thousands_are_one_number(gold: str, pred: str) -> None:
+    assert _score(gold, f"The answer is {pred}") == (Status.OK, 1.0)

@@ -74,6 +74,7 @@ _FRAC_SHORT2 = re.compile(r"\\frac\s*(\{[^{}]*\})\s*([0-9a-zA-Z])")
 _THOUSANDS_COMMA = re.compile(r"(?<![\d.,(\[{])(?<!\\\{)([1-9]\d{0,2})((?:,\d{3})+)(?![\d,)\]}])(?!\.\d*,)")
 _THOUSANDS_SPACE = re.compile(r"(?<![\d.,])([1-9]\d{0,2})((?: \d{3})+)(?![\d])")
 _WS = re.compile(r"\s+")
+_DIGIT_SPACE = re.compile(r"(?<=\d)\s+(?=\d)")
 
 _EQ_TEXT_CONNECTORS = re.compile(r"\\text\{\s*(and|or|und|et|y)\s*\}", re.I)
 _WORD_RX = re.compile(r"[A-Za-z]+")
@@ -234,8 +235,10 @@ _KEY_SPACE = re.compile(r"(?<![a-zA-Z\\])\s+|\s+(?![a-zA-Z])")
 
 
 def canonical_key(normalized: str) -> str:
-    """Key for the exact-match stage: spaces dropped except between a command and a letter."""
-    s = _KEY_SPACE.sub("", normalized)
+    """Key for the exact-match stage: spaces dropped except between a command and a letter, and
+    between two digits (``1 5`` is not ``15``; spaced thousands were joined by `normalize`)."""
+    s = _DIGIT_SPACE.sub("\x00", normalized)
+    s = _KEY_SPACE.sub("", s).replace("\x00", " ")
     s = re.sub(r"(\\[a-zA-Z]+)\s+(?=[a-zA-Z])", r"\1 ", s)
     s = s.replace("{", "").replace("}", "") if "\\" not in s else s
     return s.casefold() if not re.search(r"[a-zA-Z]", s) or _WORD_RX.fullmatch(s.replace(" ", "")) else s

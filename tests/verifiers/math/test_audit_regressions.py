@@ -223,3 +223,12 @@ def test_a_rounded_percentage_gold_keeps_its_digits() -> None:
     assert not _equal("33.3%", "0.3")
     assert not _equal(r"\frac{1}{3}", "33.3%")  # ... but an exact gold does not accept it
     assert _equal("50%", "0.5") and _equal("50%", "50")
+
+
+@pytest.mark.parametrize(("gold", "pred", "equal"), [
+    ("15", r"\boxed{1 5}", False),        # two numbers, not fifteen (found by the QA pass)
+    ("15000", r"\boxed{15 000}", True),   # spaced thousands stay one number
+    ("1000000", r"\boxed{1 000 000}", True),
+])
+def test_space_between_digits(gold: str, pred: str, equal: bool) -> None:
+    assert verify(gold, pred).equal is equal
