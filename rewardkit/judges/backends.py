@@ -291,6 +291,9 @@ class TransformersBackend:
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
             dtype = getattr(torch, self.dtype) if self.dtype else (torch.bfloat16 if device.startswith("cuda")
                                                                    else torch.float32)
+            from rewardkit.models.loading import require_local_folder
+
+            require_local_folder(self.model)
             tok = AutoTokenizer.from_pretrained(self.model)
             tok.padding_side = "left"
             if tok.pad_token is None:

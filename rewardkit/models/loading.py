@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["resolve_device", "resolve_dtype", "load_tokenizer", "LoraOptions", "apply_lora",
+__all__ = ["resolve_device", "resolve_dtype", "require_local_folder", "load_tokenizer", "LoraOptions", "apply_lora",
            "enable_gradient_checkpointing", "position_ids_from_mask", "length_sorted_batches"]
 
 DType = Literal["auto", "float32", "bfloat16", "float16"]
@@ -38,10 +38,23 @@ def resolve_dtype(dtype: DType, device: Any) -> Any:
     return torch.float32
 
 
+def require_local_folder(path: str) -> None:
+    """Fail with a clear message, before transformers tries the Hub, when ``path`` is no folder:
+    rewardkit loads models from local folders and downloads nothing at run time."""
+    from pathlib import Path
+
+    if not Path(path).is_dir():
+        raise FileNotFoundError(
+            f"model folder not found: {path!r}. rewardkit loads models from local folders and downloads "
+            "nothing at run time: prepare one with `rewardkit models prepare smollm2 --out DIR` (or minilm), "
+            "or save a model there with save_pretrained()")
+
+
 def load_tokenizer(path: str, padding_side: Literal["left", "right"] | None = None) -> Any:
     """A fast tokenizer (character offsets are needed to find step ends) with a pad token."""
     from transformers import AutoTokenizer
 
+    require_local_folder(path)
     tok = AutoTokenizer.from_pretrained(path, use_fast=True)
     if not getattr(tok, "is_fast", False):
         raise TypeError(f"{path}: step scoring needs a fast tokenizer (character offsets)")

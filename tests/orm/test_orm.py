@@ -66,3 +66,11 @@ def test_train_orm_end_to_end(tmp_path, method, lora):
     good, bad = build_source("orm", model=str(folder), device="cpu").score([Sample(PROMPT, GOOD), Sample(PROMPT, BAD)])
     assert good.score > bad.score
     assert json.loads((folder / "rewardkit_orm.json").read_text())["method"] == method
+
+
+def test_a_missing_model_folder_fails_clearly_without_the_hub(tmp_path):
+    """Found by the QA pass: a missing folder read like a Hub id and tried the network."""
+    from rewardkit.models.loading import load_tokenizer
+
+    with pytest.raises(FileNotFoundError, match="models prepare"):
+        load_tokenizer(str(tmp_path / "no_such_model"))
