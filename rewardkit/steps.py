@@ -8,12 +8,13 @@ Whitespace around a step is not part of its span.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Span", "segment", "split_by_separator", "split_by_regex", "match_by_regex", "locate_steps",
+__all__ = ["Span", "segment", "aggregate_step_scores", "split_by_separator", "split_by_regex", "match_by_regex", "locate_steps",
            "StepSegmenter"]
 
 
@@ -144,3 +145,18 @@ def segment(
         return split_by_regex(text, pattern) if method == "regex_split" else match_by_regex(text, pattern)
     raise ValueError(f"unknown step segmentation method {method!r}; expected one of "
                      "separator, lines, regex_split, regex_match")
+
+
+def aggregate_step_scores(scores: Sequence[float], how: str) -> float:
+    """Outcome score from step scores: ``min`` (the weakest step), ``last``, ``mean`` or ``product``."""
+    if not scores:
+        raise ValueError("no step scores to aggregate")
+    if how == "min":
+        return min(scores)
+    if how == "last":
+        return scores[-1]
+    if how == "mean":
+        return sum(scores) / len(scores)
+    if how == "product":
+        return math.prod(scores)
+    raise ValueError(f"aggregation must be min, last, mean or product; got {how!r}")

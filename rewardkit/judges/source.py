@@ -40,7 +40,6 @@ Cost: ``info["judge_usage"]`` holds prompt/completion tokens, calls, retries and
 from __future__ import annotations
 
 import asyncio
-import math
 import statistics
 import threading
 from collections.abc import Callable, Sequence
@@ -69,7 +68,7 @@ from rewardkit.judges.prompts import (
 from rewardkit.judges.rubric import Rubric, load_rubric
 from rewardkit.registry import register_source
 from rewardkit.sources import BaseRewardSource, SourceParams
-from rewardkit.steps import segment
+from rewardkit.steps import aggregate_step_scores, segment
 from rewardkit.types import RewardResult, Sample, Status, StepScore, completion_text
 
 __all__ = ["JudgeReward", "JudgeParams"]
@@ -151,16 +150,6 @@ def _reference_text(ref: Any, *keys: str) -> str | None:
             if ref.get(k) is not None:
                 return str(ref[k])
     return None
-
-
-def _aggregate_steps(vals: list[float], how: str) -> float:
-    if how == "min":
-        return min(vals)
-    if how == "mean":
-        return sum(vals) / len(vals)
-    if how == "last":
-        return vals[-1]
-    return math.prod(vals)
 
 
 @register_source("judge")
@@ -360,8 +349,8 @@ class JudgeReward(BaseRewardSource):
             labelled = [v for v in step_vals if v is not None]
             if len(labelled) < n:
                 info["judge_unlabelled_steps"] = [j for j, v in enumerate(step_vals) if v is None]
-            score = _aggregate_steps(labelled, p.step_aggregation)
-            self._add_consistency(info, [_aggregate_steps([x for x in v if x is not None], p.step_aggregation)
+            score = aggregate_step_scores(labelled, p.step_aggregation)
+            self._add_consistency(info, [aggregate_step_scores([x for x in v if x is not None], p.step_aggregation)
                                          for v in per_k])
             return RewardResult.ok(score, steps=steps, info=info)
         else:

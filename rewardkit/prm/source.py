@@ -15,7 +15,6 @@ Statuses:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -23,26 +22,12 @@ from rewardkit.prm.encoding import encode_batch
 from rewardkit.registry import register_source
 from rewardkit.sources import BaseRewardSource, SourceParams, error_result
 from rewardkit.steps import Span, StepSegmenter
+from rewardkit.steps import aggregate_step_scores as aggregate
 from rewardkit.types import RewardResult, Sample, Status, StepScore
 
 __all__ = ["PRMSource", "aggregate"]
 
 Aggregation = Literal["min", "last", "mean", "product"]
-
-
-def aggregate(scores: Sequence[float], how: Aggregation) -> float:
-    """Outcome score from step scores (all seen)."""
-    if not scores:
-        raise ValueError("no step scores to aggregate")
-    if how == "min":
-        return min(scores)
-    if how == "last":
-        return scores[-1]
-    if how == "mean":
-        return sum(scores) / len(scores)
-    if how == "product":
-        return math.prod(scores)
-    raise ValueError(f"aggregation must be min, last, mean or product; got {how!r}")
 
 
 @register_source("prm")
