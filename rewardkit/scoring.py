@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rewardkit._procs import die_with_parent
 from rewardkit.config import ConfigError, PipelineConfig, load_config
 from rewardkit.io import jsonio
 from rewardkit.io.idset import IdSet
@@ -143,31 +144,6 @@ def summary_path(output: str | Path) -> Path:
 
 # -- worker process side -------------------------------------------------------------------------
 _WORKER_PIPELINE: Pipeline | None = None
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Workers must not outlive the run, whatever kills it (SIGKILL included): on Linux the kernel
-    sends them SIGKILL when the parent dies; elsewhere a thread watches the parent."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-        else:
-            if os.getppid() != parent_pid:  # the parent died before prctl took effect
-                os._exit(1)
-            return
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True, name="rewardkit-parent-watch").start()
 
 
 def _init_worker(config: dict[str, Any], parent_pid: int) -> None:
@@ -175,7 +151,7 @@ def _init_worker(config: dict[str, Any], parent_pid: int) -> None:
     # Ctrl-C reaches the whole process group: the parent handles it (and stops the workers),
     # so a worker must not print its own traceback
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     _WORKER_PIPELINE = Pipeline(config)
 
 

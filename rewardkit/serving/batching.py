@@ -37,8 +37,6 @@ import math
 import multiprocessing
 import os
 import pickle
-import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -47,6 +45,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
+from rewardkit._procs import die_with_parent
 from rewardkit.sources import error_result
 from rewardkit.types import RewardResult, Sample, Status
 
@@ -73,25 +72,9 @@ class Closed(Exception):
 _WORKER_SOURCE: Any = None
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Have the kernel SIGKILL this worker when the server dies, however it dies (Linux only).
-
-    The signal fires when the *thread* that started the worker ends; workers are started from
-    the event-loop thread, which lives as long as the server.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import ctypes.util
-
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent_pid:  # the server died before the line above took effect
-        os._exit(1)
-
-
 def _init_worker(payload: bytes, parent_pid: int) -> None:
     global _WORKER_SOURCE
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     _WORKER_SOURCE = pickle.loads(payload)
 
 
